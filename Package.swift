@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies flow one way:
+//   ign (CLI) → Pipeline → Imaging → CVips
+//             ↘ IGN (model, objective, trainer, data) → Engine → CBLAS
+let package = Package(
+    name: "ign",
+    products: [
+        .executable(name: "ign", targets: ["ign"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C libraries from Debian's packages.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        // libvips' headers and library (pkg-config "vips"); used only by CVips.
+        .systemLibrary(name: "CVipsSystem", path: "Sources/CVipsSystem", pkgConfig: "vips",
+                       providers: [.apt(["libvips-dev"])]),
+        // Plain-C, non-variadic wrappers over the libvips calls Swift needs.
+        .target(name: "CVips", dependencies: ["CVipsSystem"]),
+
+        // Tensors, layers with explicit forward/backward, losses, Adam, tensor files.
+        .target(name: "Engine", dependencies: ["CBLAS", "CZlib"]),
+        // Architectures, the IGN objective, noise, datasets, trainer and checkpoints.
+        .target(name: "IGN", dependencies: [
+            "Engine",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Decode/encode, colour and channels, corruptions, resize/tiling, metrics, contact sheets.
+        .target(name: "Imaging", dependencies: ["CVips"]),
+        // The command-line tool.
+        .executableTarget(name: "ign", dependencies: [
+            "IGN", "Engine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "IGNTests", dependencies: ["IGN", "Engine"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "CVips"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

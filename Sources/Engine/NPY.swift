@@ -1,0 +1,68 @@
+import Foundation
+
+/// NumPy `.npy` files holding little-endian float32 arrays in C order (what `np.save` writes
+/// for a contiguous `float32` array), the exchange format for batches of images and noise.
+public enum NPY {
+    /// Reads a float32 array; returns its shape and values.
+    public static func read(_ url: URL) throws -> (shape: [Int], values: [Float]) {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw TensorFileError(.unreadable, url.path, "cannot read: \(error.localizedDescription)")
+        }
+        let bytes = [UInt8](data.prefix(10))
+        guard bytes.count == 10, bytes[0] == 0x93, bytes[1...5].elementsEqual("NUMPY".utf8) else {
+            throw TensorFileError(.malformed, url.path, "not a .npy file (missing \\x93NUMPY magic)")
+        }
+        let major = bytes[6]
+        let headerLength: Int, headerStart: Int
+        if major == 1 {
+            headerLength = Int(bytes[8]) | Int(bytes[9]) << 8; headerStart = 10
+        } else {
+            guard data.count >= 12 else { throw TensorFileError(.truncated, url.path, "truncated .npy header") }
+            let b = [UInt8](data.prefix(12))
+            headerLength = Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24; headerStart = 12
+        }
+        guard data.count >= headerStart + headerLength,
+              let header = String(data: data[(data.startIndex + headerStart)..<(data.startIndex + headerStart + headerLength)], encoding: .ascii)
+        else { throw TensorFileError(.truncated, url.path, "truncated .npy header") }
+        let compact = header.filter { !$0.isWhitespace }
+        guard compact.contains("'descr':'<f4'") else {
+            throw TensorFileError(.unsupported, url.path, "only little-endian float32 arrays are supported (header: \(header.trimmingCharacters(in: .whitespacesAndNewlines)))")
+        }
+        guard compact.contains("'fortran_order':False") else {
+            throw TensorFileError(.unsupported, url.path, "Fortran-order arrays are not supported")
+        }
+        guard let open = compact.range(of: "'shape':("), let close = compact[open.upperBound...].firstIndex(of: ")") else {
+            throw TensorFileError(.malformed, url.path, "no shape in .npy header")
+        }
+        let dims = compact[open.upperBound..<close].split(separator: ",").map { Int($0) }
+        guard dims.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+            throw TensorFileError(.malformed, url.path, "bad shape in .npy header")
+        }
+        let shape = dims.map { $0! }
+        let count = shape.reduce(1, *)
+        let payload = data.startIndex + headerStart + headerLength
+        guard data.endIndex - payload >= count * 4 else {
+            throw TensorFileError(.truncated, url.path, "truncated: shape \(shape) needs \(count * 4) bytes of data, file has \(data.endIndex - payload)")
+        }
+        var values = [Float](repeating: 0, count: count)
+        values.withUnsafeMutableBytes { dst in
+            data[payload..<(payload + count * 4)].withUnsafeBytes { src in dst.copyMemory(from: src) }
+        }
+        return (shape, values)
+    }
+
+    /// Writes a float32 array atomically.
+    public static func write(_ values: [Float], shape: [Int], to url: URL) throws {
+        precondition(values.count == shape.reduce(1, *), "values do not fill shape \(shape)")
+        let dims = shape.count == 1 ? "\(shape[0])," : shape.map(String.init).joined(separator: ", ")
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(dims)), }"
+        while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+        header += "\n"
+        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+        data.append(UInt8(header.utf8.count & 0xff)); data.append(UInt8(header.utf8.count >> 8))
+        data.append(contentsOf: Array(header.utf8))
+        values.withUnsafeBytes { data.append(contentsOf: $0) }
+        try writeAtomically(data, to: url)
+    }
+}

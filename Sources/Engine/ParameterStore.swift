@@ -1,0 +1,84 @@
+/// Every trainable parameter of a model in one flat allocation laid out as
+/// `[parameters | gradients | Adam m | Adam v]`, with named views into it (llm.c style):
+/// the optimiser is one loop and a checkpoint one write.
+/// Non-trainable state (BatchNorm running statistics and batch counters) sits beside it.
+public final class ParameterStore {
+    /// A named tensor inside one of the flat arrays.
+    public struct View: Sendable {
+        public let name: String
+        public let shape: [Int]
+        public let offset: Int
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    /// Collects the named tensors before the single allocation is made.
+    public struct Layout {
+        public private(set) var parameters: [View] = []
+        public private(set) var buffers: [View] = []
+        public private(set) var counters: [String] = []
+        var parameterCount = 0, bufferCount = 0
+
+        public init() {}
+
+        public mutating func addParameter(_ name: String, shape: [Int]) -> View {
+            let view = View(name: name, shape: shape, offset: parameterCount)
+            parameters.append(view); parameterCount += view.count
+            return view
+        }
+
+        public mutating func addBuffer(_ name: String, shape: [Int]) -> View {
+            let view = View(name: name, shape: shape, offset: bufferCount)
+            buffers.append(view); bufferCount += view.count
+            return view
+        }
+
+        /// An int64 scalar such as BatchNorm's `num_batches_tracked`; returns its index.
+        public mutating func addCounter(_ name: String) -> Int {
+            counters.append(name)
+            return counters.count - 1
+        }
+    }
+
+    public let layout: Layout
+    /// Number of trainable scalars.
+    public let count: Int
+    private let storage: UnsafeMutablePointer<Float>
+    /// Running statistics and other non-trainable floats.
+    public let buffers: UnsafeMutablePointer<Float>
+    public var counters: [Int64]
+
+    public init(layout: Layout) {
+        self.layout = layout
+        count = layout.parameterCount
+        storage = .allocate(capacity: max(4 * count, 1))
+        storage.initialize(repeating: 0, count: max(4 * count, 1))
+        buffers = .allocate(capacity: max(layout.bufferCount, 1))
+        buffers.initialize(repeating: 0, count: max(layout.bufferCount, 1))
+        counters = Array(repeating: 0, count: layout.counters.count)
+    }
+
+    deinit {
+        storage.deallocate()
+        buffers.deallocate()
+    }
+
+    public var parameters: UnsafeMutablePointer<Float> { storage }
+    public var gradients: UnsafeMutablePointer<Float> { storage + count }
+    public var adamM: UnsafeMutablePointer<Float> { storage + 2 * count }
+    public var adamV: UnsafeMutablePointer<Float> { storage + 3 * count }
+    public var bufferCount: Int { layout.bufferCount }
+
+    public func zeroGradients() { gradients.update(repeating: 0, count: count) }
+
+    /// Copies parameters, buffers and counters (not gradients or moments) from a store of the same layout.
+    public func copyWeights(from other: ParameterStore) {
+        precondition(other.count == count && other.bufferCount == bufferCount)
+        parameters.update(from: other.parameters, count: count)
+        buffers.update(from: other.buffers, count: bufferCount)
+        counters = other.counters
+    }
+
+    /// Looks a tensor up by name.
+    public func parameter(_ name: String) -> View? { layout.parameters.first { $0.name == name } }
+    public func buffer(_ name: String) -> View? { layout.buffers.first { $0.name == name } }
+}

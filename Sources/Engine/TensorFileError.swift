@@ -1,0 +1,13 @@
+/// A tensor file (safetensors, npy, IDX) that cannot be read or written, with the file and the cause.
+public struct TensorFileError: Error, CustomStringConvertible, Equatable {
+    public enum Code: String, Sendable { case unreadable, truncated, malformed, unsupported, mismatch, writeFailed }
+    public let code: Code
+    public let path: String
+    public let message: String
+
+    public init(_ code: Code, _ path: String, _ message: String) {
+        self.code = code; self.path = path; self.message = message
+    }
+
+    public var description: String { "\(path): \(message)" }
+}

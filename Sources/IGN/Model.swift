@@ -1,0 +1,124 @@
+import Engine
+import Foundation
+
+/// An Idempotent Generative Network f = decoder ∘ encoder, with its weights and the metadata
+/// its file carries (`arch`, `channels`, and whatever training recorded).
+public final class IGNModel {
+    public let architecture: Architecture
+    public let channels: Int
+    public let network: Network
+    /// Metadata written to and read from the model file's `__metadata__`.
+    public var metadata: [String: String]
+
+    public var sampleShape: SampleShape {
+        SampleShape(channels: channels, height: architecture.imageSize, width: architecture.imageSize)
+    }
+
+    public init(architecture: Architecture, channels: Int) throws {
+        guard channels == 1 || channels == 3 else {
+            throw ModelError("\(architecture.name): channels must be 1 or 3, not \(channels)")
+        }
+        self.architecture = architecture
+        self.channels = channels
+        network = try Network(input: SampleShape(channels: channels, height: architecture.imageSize,
+                                                 width: architecture.imageSize),
+                              layers: architecture.layers(channels: channels))
+        metadata = ["arch": architecture.name, "channels": String(channels)]
+    }
+
+    /// DCGAN initialisation: conv weights N(0, 0.02), conv biases 0, BN weights N(1, 0.02), BN biases 0.
+    public func initialize(seed: UInt64) {
+        var rng = RandomSource(seed: seed)
+        let store = network.store
+        for layer in network.layers {
+            guard let weight = layer.weight, let bias = layer.bias else { continue }
+            let isNorm: Bool
+            if case .batchNorm2d = layer.spec { isNorm = true } else { isNorm = false }
+            rng.fillNormal(store.parameters + weight.offset, count: weight.count, mean: isNorm ? 1 : 0, std: 0.02)
+            (store.parameters + bias.offset).update(repeating: 0, count: bias.count)
+        }
+        network.resetBatchNormState()
+    }
+
+    // MARK: Files
+
+    /// The model's state as PyTorch would name it in `state_dict()`.
+    public func stateTensors() -> [String: SafeTensors.Entry] {
+        let store = network.store
+        var tensors: [String: SafeTensors.Entry] = [:]
+        for v in store.layout.parameters {
+            tensors[v.name] = .init(floats: Array(UnsafeBufferPointer(start: store.parameters + v.offset, count: v.count)), shape: v.shape)
+        }
+        for v in store.layout.buffers {
+            tensors[v.name] = .init(floats: Array(UnsafeBufferPointer(start: store.buffers + v.offset, count: v.count)), shape: v.shape)
+        }
+        for (i, name) in store.layout.counters.enumerated() { tensors[name] = .init(int64: store.counters[i]) }
+        return tensors
+    }
+
+    /// Writes the model as safetensors (F32), atomically.
+    public func save(to url: URL) throws {
+        try SafeTensors.write(SafeTensors.File(tensors: stateTensors(), metadata: metadata), to: url)
+    }
+
+    /// Loads a model file: its architecture and channels from `__metadata__`, then every tensor,
+    /// checked by name and shape (PyTorch's `strict=True`). Tensors under `optimizer.` (checkpoints) are skipped.
+    public static func load(_ url: URL) throws -> IGNModel {
+        try load(SafeTensors.read(url), path: url.path)
+    }
+
+    public static func load(_ file: SafeTensors.File, path: String) throws -> IGNModel {
+        guard let archName = file.metadata["arch"] else {
+            throw TensorFileError(.mismatch, path, "no 'arch' in the file's __metadata__: not an ign model (architectures: \(Architecture.all.map(\.name).joined(separator: ", ")))")
+        }
+        guard let arch = Architecture.named(archName) else {
+            throw TensorFileError(.unsupported, path, "unknown architecture '\(archName)'")
+        }
+        guard let channelText = file.metadata["channels"], let channels = Int(channelText), channels == 1 || channels == 3 else {
+            throw TensorFileError(.mismatch, path, "__metadata__ 'channels' must be 1 or 3")
+        }
+        let model = try IGNModel(architecture: arch, channels: channels)
+        try model.loadState(file, path: path)
+        model.metadata = file.metadata
+        return model
+    }
+
+    /// Copies tensors from `file` into this model, requiring exactly the model's names and shapes.
+    public func loadState(_ file: SafeTensors.File, path: String) throws {
+        let store = network.store
+        let modelTensors = file.tensors.filter { !$0.key.hasPrefix("optimizer.") }
+        let expected = Set(store.layout.parameters.map(\.name) + store.layout.buffers.map(\.name) + store.layout.counters)
+        let missing = expected.subtracting(modelTensors.keys).sorted()
+        let unexpected = Set(modelTensors.keys).subtracting(expected).sorted()
+        guard missing.isEmpty && unexpected.isEmpty else {
+            throw TensorFileError(.mismatch, path, "does not match \(architecture.name) with \(channels) channels: "
+                + (missing.isEmpty ? "" : "missing \(missing.prefix(4).joined(separator: ", "))\(missing.count > 4 ? "…" : ""); ")
+                + (unexpected.isEmpty ? "" : "unexpected \(unexpected.prefix(4).joined(separator: ", "))\(unexpected.count > 4 ? "…" : "")"))
+        }
+        func copy(_ views: [ParameterStore.View], into base: UnsafeMutablePointer<Float>) throws {
+            for v in views {
+                let entry = modelTensors[v.name]!
+                guard entry.shape == v.shape else {
+                    throw TensorFileError(.mismatch, path, "tensor '\(v.name)' has shape \(entry.shape), \(architecture.name) needs \(v.shape)")
+                }
+                guard entry.dtype != .i64 else { throw TensorFileError(.mismatch, path, "tensor '\(v.name)' is an integer tensor") }
+                let values = entry.floats()
+                (base + v.offset).update(from: values, count: v.count)
+            }
+        }
+        try copy(store.layout.parameters, into: store.parameters)
+        try copy(store.layout.buffers, into: store.buffers)
+        for (i, name) in store.layout.counters.enumerated() {
+            guard let value = modelTensors[name]!.int64() else {
+                throw TensorFileError(.mismatch, path, "tensor '\(name)' must be an int64 scalar")
+            }
+            store.counters[i] = value
+        }
+    }
+}
+
+/// A model that cannot be built or used as asked.
+public struct ModelError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

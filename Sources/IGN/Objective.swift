@@ -1,0 +1,95 @@
+import Engine
+import Foundation
+
+/// Weights and distance of the IGN objective (Shocher et al., ICLR 2024).
+public struct ObjectiveConfig: Codable, Equatable, Sendable {
+    public var lambdaRec: Float = 20
+    public var lambdaIdem: Float = 20
+    public var lambdaTight: Float = 2.5
+    /// The tightness clamp's `a`: L_tight = tanh(T / (a·R))·a·R.
+    public var tightA: Float = 1.5
+    public var distance: Distance = .l1
+    public init() {}
+}
+
+extension Distance: Codable {}
+
+/// The batch means of the three losses and their weighted sum.
+public struct Losses: Equatable, Sendable {
+    public var rec: Float, idem: Float, tight: Float, total: Float
+}
+
+/// One evaluation of the IGN objective and its gradient with respect to θ.
+///
+/// With f in train mode: fx = f(x), fz = f(z), fz' = detach(fz), ffz = f(fz'), f'fz = f'(fz) where f' is
+/// f frozen at the start of the step. Per sample: rec = D(fx, x), idem = D(f'fz, fz),
+/// T = −D(ffz, fz'), R = detach(rec), tight = tanh(T/(a·R))·a·R.
+///
+/// f' has f's weights and, in train mode, the batch statistics of its own input, so f'fz and ffz
+/// are the same numbers: one forward pass serves both, and only the gradients are routed apart —
+/// the tightness gradient reaches θ through that outer pass, the idempotence gradient only
+/// through its input fz and on into the inner pass f(z).
+public final class Objective {
+    public let model: IGNModel
+    public var config: ObjectiveConfig
+    private let traceX = Trace(), traceZ = Trace(), traceFZ = Trace()
+    private let scratch = BackwardScratch()
+    private let gradFX = FloatBuffer(count: 0), gradFFZ = FloatBuffer(count: 0)
+    private let gradThroughFrozen = FloatBuffer(count: 0), gradFZ = FloatBuffer(count: 0)
+
+    public init(model: IGNModel, config: ObjectiveConfig = ObjectiveConfig()) {
+        self.model = model
+        self.config = config
+    }
+
+    /// Computes the losses for channel-major batches `x` and `z` of `n` samples and writes
+    /// their gradient into the model's gradient array (overwriting it). Updates BatchNorm running
+    /// statistics three times, by f(x), f(z) and f(fz'), in that order.
+    public func lossAndGradient(x: UnsafePointer<Float>, z: UnsafePointer<Float>, batch n: Int) -> Losses {
+        let network = model.network, shape = model.sampleShape, count = n * shape.count
+        let c = config, d = c.distance
+        network.store.zeroGradients()
+        let mode = ForwardMode.train(updateRunningStats: true)
+        let fx = UnsafePointer(network.forward(x, batch: n, mode: mode, trace: traceX, scratch: scratch))
+        let fz = UnsafePointer(network.forward(z, batch: n, mode: mode, trace: traceZ, scratch: scratch))
+        let ffz = UnsafePointer(network.forward(fz, batch: n, mode: mode, trace: traceFZ, scratch: scratch))
+
+        let rec = d.perSample(fx, x, batch: n, shape: shape)
+        let idem = d.perSample(ffz, fz, batch: n, shape: shape)  // also −T: f'fz and ffz coincide
+        let a = c.tightA
+        var tight = [Float](repeating: 0, count: n), dTight = [Float](repeating: 0, count: n)
+        for i in 0..<n {
+            let scale = a * rec[i], t = Foundation.tanh(-idem[i] / scale)
+            tight[i] = t * scale
+            dTight[i] = 1 - t * t  // d tight_i / d T_i
+        }
+        let mean = { (v: [Float]) in v.reduce(0, +) / Float(n) }
+        let losses = Losses(rec: mean(rec), idem: mean(idem), tight: mean(tight),
+                            total: c.lambdaRec * mean(rec) + c.lambdaIdem * mean(idem) + c.lambdaTight * mean(tight))
+
+        for buffer in [gradFX, gradFFZ, gradThroughFrozen, gradFZ] {
+            buffer.reserve(count)
+            buffer.zero(count)
+        }
+        let batchMean = 1 / Float(n)
+        // Reconstruction: through f(x).
+        d.accumulateGradient(fx, x, weights: Array(repeating: c.lambdaRec * batchMean, count: n),
+                             gradA: gradFX.pointer, gradB: nil, batch: n, shape: shape)
+        network.backward(gradFX.pointer, trace: traceX, scratch: scratch, parameterGradients: true, inputGradient: false)
+
+        // Tightness: through the outer pass f(fz') only; T = −D(ffz, fz').
+        d.accumulateGradient(ffz, fz, weights: dTight.map { -c.lambdaTight * batchMean * $0 },
+                             gradA: gradFFZ.pointer, gradB: nil, batch: n, shape: shape)
+        network.backward(gradFFZ.pointer, trace: traceFZ, scratch: scratch, parameterGradients: true, inputGradient: false)
+
+        // Idempotence: both arguments of D(f'(fz), fz) depend on fz; f' passes gradient to its input only.
+        d.accumulateGradient(ffz, fz, weights: Array(repeating: c.lambdaIdem * batchMean, count: n),
+                             gradA: gradThroughFrozen.pointer, gradB: gradFZ.pointer, batch: n, shape: shape)
+        let viaFrozen = network.backward(gradThroughFrozen.pointer, trace: traceFZ, scratch: scratch,
+                                         parameterGradients: false, inputGradient: true)!
+        let g = gradFZ.pointer
+        for i in 0..<count { g[i] += viaFrozen[i] }
+        network.backward(g, trace: traceZ, scratch: scratch, parameterGradients: true, inputGradient: false)
+        return losses
+    }
+}

@@ -1,0 +1,38 @@
+import Engine
+
+/// Applies a model to batches of samples, reusing its buffers from call to call.
+/// Inference runs in eval mode (running statistics) unless asked otherwise, so a sample's
+/// output never depends on its batch-mates.
+public final class Projector {
+    public let model: IGNModel
+    private let trace = Trace()
+    private let scratch = BackwardScratch()
+    private let input = FloatBuffer(count: 0)
+
+    public init(model: IGNModel) { self.model = model }
+
+    /// Applies f `steps` times to `count` samples stored NCHW in `batch`; returns the NCHW result of
+    /// every application (`result[k-1]` = f^k(x)). Train mode uses batch statistics and leaves the
+    /// running statistics as they are.
+    public func apply(_ batch: UnsafePointer<Float>, count n: Int, steps: Int, trainMode: Bool = false) -> [[Float]] {
+        let shape = model.sampleShape
+        input.reserve(n * shape.count)
+        Layout.toChannelMajor(batch, input.pointer, batch: n, shape: shape)
+        var results: [[Float]] = []
+        var current = UnsafePointer(input.pointer)
+        for _ in 0..<steps {
+            let out = model.network.forward(current, batch: n, mode: trainMode ? .train(updateRunningStats: false) : .eval,
+                                            trace: trace, scratch: scratch)
+            var nchw = [Float](repeating: 0, count: n * shape.count)
+            nchw.withUnsafeMutableBufferPointer { Layout.toSampleMajor(out, $0.baseAddress!, batch: n, shape: shape) }
+            results.append(nchw)
+            current = UnsafePointer(out)
+        }
+        return results
+    }
+
+    public func apply(_ batch: [Float], count n: Int, steps: Int, trainMode: Bool = false) -> [[Float]] {
+        precondition(batch.count == n * model.sampleShape.count, "batch does not hold \(n) samples of \(model.sampleShape)")
+        return batch.withUnsafeBufferPointer { apply($0.baseAddress!, count: n, steps: steps, trainMode: trainMode) }
+    }
+}

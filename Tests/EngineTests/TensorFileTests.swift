@@ -1,0 +1,113 @@
+import Engine
+import Foundation
+import XCTest
+
+final class TensorFileTests: XCTestCase {
+    var dir: URL!
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("ign-tensorfile-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func testSafeTensorsRoundTrip() throws {
+        let url = dir.appendingPathComponent("t.safetensors")
+        let file = SafeTensors.File(tensors: ["a.weight": .init(floats: [1, -2.5, 3, 4, 5, 6], shape: [2, 3]),
+                                              "a.num_batches_tracked": .init(int64: 42)],
+                                    metadata: ["arch": "tiny28", "channels": "1"])
+        try SafeTensors.write(file, to: url)
+        let data = try Data(contentsOf: url)
+        let headerLength = data.prefix(8).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        XCTAssertEqual(headerLength % 8, 0, "header is padded to 8 bytes")
+        let back = try SafeTensors.read(url)
+        XCTAssertEqual(back.metadata, file.metadata)
+        XCTAssertEqual(back.tensors["a.weight"]?.floats(), [1, -2.5, 3, 4, 5, 6])
+        XCTAssertEqual(back.tensors["a.weight"]?.shape, [2, 3])
+        XCTAssertEqual(back.tensors["a.num_batches_tracked"]?.int64(), 42)
+        XCTAssertEqual(back.tensors["a.num_batches_tracked"]?.shape, [])
+    }
+
+    func testReadsF16AndBF16() throws {
+        // 1.5 in F16 is 0x3E00; -2 in BF16 is 0xC000.
+        let header = #"{"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[1],"data_offsets":[4,6]}}"#
+        var data = Data()
+        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(contentsOf: Array(header.utf8))
+        data.append(contentsOf: [0x00, 0x3E, 0x00, 0x3C, 0x00, 0xC0])
+        let file = try SafeTensors.decode(data, path: "mem")
+        XCTAssertEqual(file.tensors["h"]?.floats(), [1.5, 1.0])
+        XCTAssertEqual(file.tensors["b"]?.floats(), [-2])
+    }
+
+    func testRejectsCorruptFiles() throws {
+        let good = try SafeTensors.encode(SafeTensors.File(tensors: ["w": .init(floats: [1, 2, 3, 4], shape: [4])]))
+        let cases: [(String, Data, TensorFileError.Code)] = [
+            ("empty", Data(), .truncated),
+            ("short header", good.prefix(20), .truncated),
+            ("truncated data", good.prefix(good.count - 3), .truncated),
+            ("text", Data("hello, I am not a model".utf8), .malformed),
+            ("huge header length", Data([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]) + Data(count: 16), .malformed),
+        ]
+        for (name, data, code) in cases {
+            let url = dir.appendingPathComponent("\(name).safetensors")
+            try data.write(to: url)
+            XCTAssertThrowsError(try SafeTensors.read(url), name) { error in
+                let e = error as? TensorFileError
+                XCTAssertEqual(e?.code, code, "\(name): \(error)")
+                XCTAssertEqual(e?.path, url.path)
+            }
+        }
+        // A header whose shape disagrees with its byte range.
+        let header = #"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}}"#
+        var data = Data()
+        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(contentsOf: Array(header.utf8)); data.append(Data(count: 16))
+        XCTAssertThrowsError(try SafeTensors.decode(data, path: "x")) { XCTAssertEqual(($0 as? TensorFileError)?.code, .malformed) }
+    }
+
+    func testNPYRoundTripAndErrors() throws {
+        let url = dir.appendingPathComponent("a.npy")
+        let values = (0..<24).map { Float($0) * 0.5 - 3 }
+        try NPY.write(values, shape: [2, 3, 2, 2], to: url)
+        let data = try Data(contentsOf: url)
+        XCTAssertEqual((data.count - values.count * 4) % 64, 0, "header aligned to 64 bytes as numpy does")
+        let (shape, back) = try NPY.read(url)
+        XCTAssertEqual(shape, [2, 3, 2, 2]); XCTAssertEqual(back, values)
+
+        try data.prefix(data.count - 8).write(to: url)
+        XCTAssertThrowsError(try NPY.read(url)) { XCTAssertEqual(($0 as? TensorFileError)?.code, .truncated) }
+        var f8 = data
+        f8.replaceSubrange(f8.range(of: Data("<f4".utf8))!, with: Data("<f8".utf8))
+        try f8.write(to: url)
+        XCTAssertThrowsError(try NPY.read(url)) { XCTAssertEqual(($0 as? TensorFileError)?.code, .unsupported) }
+    }
+
+    func testGunzipMatchesSystemGzip() throws {
+        let plain = dir.appendingPathComponent("p.bin")
+        let bytes = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 * 7 + $0 / 13) }
+        try Data(bytes).write(to: plain)
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        gzip.arguments = ["-k", plain.path]
+        try gzip.run(); gzip.waitUntilExit()
+        let zipped = plain.appendingPathExtension("gz")
+        XCTAssertEqual(try readMaybeGzipped(zipped), Data(bytes))
+        XCTAssertEqual(try readMaybeGzipped(plain), Data(bytes), "plain files pass through")
+        let cut = try Data(contentsOf: zipped)
+        try cut.prefix(cut.count / 2).write(to: zipped)
+        XCTAssertThrowsError(try readMaybeGzipped(zipped)) { XCTAssertEqual(($0 as? TensorFileError)?.code, .truncated) }
+    }
+
+    func testRandomSourceIsReproducibleAndNormal() {
+        var a = RandomSource(seed: 9), b = RandomSource(seed: 9)
+        XCTAssertEqual(a.normals(1000), b.normals(1000))
+        let saved = a.stateWords
+        let next = a.normals(10)
+        var c = RandomSource(state: saved)
+        XCTAssertEqual(c.normals(10), next, "a restored state continues the same stream")
+        let x = a.normals(200_000)
+        let mean = x.reduce(0, +) / Float(x.count)
+        let variance = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(x.count)
+        XCTAssertEqual(mean, 0, accuracy: 0.01); XCTAssertEqual(variance, 1, accuracy: 0.02)
+    }
+}
