@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CVips"]),
         // The command-line tool.
         .executableTarget(name: "ign", dependencies: [
-            "IGN", "Engine",
+            "IGN", "Engine", "Imaging",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -3,7 +3,7 @@ import Foundation
 /// Adam exactly as PyTorch's `torch.optim.Adam` (no weight decay, no amsgrad):
 /// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`,
 /// `p ← p − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)`.
-public struct Adam: Sendable {
+public struct Adam: Sendable, Equatable {
     public var learningRate: Double
     public var beta1: Double
     public var beta2: Double

@@ -44,18 +44,19 @@ public enum Distance: String, CaseIterable, Sendable {
     /// Mean squared difference.
     case l2
 
-    /// `D_i = mean over sample i's elements of |a−b|` (L1) or `(a−b)²` (L2), for channel-major batches.
-    public func perSample(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, batch n: Int, shape: SampleShape) -> [Float] {
+    /// `D_i = mean over sample i's elements of |a−b|` (L1) or `(a−b)²` (L2), for channel-major batches,
+    /// accumulated in double precision.
+    public func perSample(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, batch n: Int, shape: SampleShape) -> [Double] {
         var sums = [Double](repeating: 0, count: n)
         Layout.forEachRun(batch: n, shape: shape) { sample, run in
-            var s: Float = 0
+            var s = 0.0
             switch self {
-            case .l1: for i in run { s += abs(a[i] - b[i]) }
-            case .l2: for i in run { let d = a[i] - b[i]; s += d * d }
+            case .l1: for i in run { s += Double(abs(a[i] - b[i])) }
+            case .l2: for i in run { let d = Double(a[i]) - Double(b[i]); s += d * d }
             }
-            sums[sample] += Double(s)
+            sums[sample] += s
         }
-        return sums.map { Float($0 / Double(shape.count)) }
+        return sums.map { $0 / Double(shape.count) }
     }
 
     /// Adds `Σ_i weight_i · ∂D_i/∂a` into `gradA` and, when given, `Σ_i weight_i · ∂D_i/∂b` into `gradB`.

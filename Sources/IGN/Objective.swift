@@ -9,7 +9,11 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
     /// The tightness clamp's `a`: L_tight = tanh(T / (a·R))·a·R.
     public var tightA: Float = 1.5
     public var distance: Distance = .l1
-    public init() {}
+
+    public init(distance: Distance = .l1, lambdaRec: Float = 20, lambdaIdem: Float = 20, lambdaTight: Float = 2.5, tightA: Float = 1.5) {
+        self.distance = distance
+        self.lambdaRec = lambdaRec; self.lambdaIdem = lambdaIdem; self.lambdaTight = lambdaTight; self.tightA = tightA
+    }
 }
 
 extension Distance: Codable {}
@@ -56,14 +60,14 @@ public final class Objective {
 
         let rec = d.perSample(fx, x, batch: n, shape: shape)
         let idem = d.perSample(ffz, fz, batch: n, shape: shape)  // also −T: f'fz and ffz coincide
-        let a = c.tightA
-        var tight = [Float](repeating: 0, count: n), dTight = [Float](repeating: 0, count: n)
+        let a = Double(c.tightA)
+        var tight = [Double](repeating: 0, count: n), dTight = [Float](repeating: 0, count: n)
         for i in 0..<n {
             let scale = a * rec[i], t = Foundation.tanh(-idem[i] / scale)
             tight[i] = t * scale
-            dTight[i] = 1 - t * t  // d tight_i / d T_i
+            dTight[i] = Float(1 - t * t)  // d tight_i / d T_i
         }
-        let mean = { (v: [Float]) in v.reduce(0, +) / Float(n) }
+        let mean = { (v: [Double]) in Float(v.reduce(0, +) / Double(n)) }
         let losses = Losses(rec: mean(rec), idem: mean(idem), tight: mean(tight),
                             total: c.lambdaRec * mean(rec) + c.lambdaIdem * mean(idem) + c.lambdaTight * mean(tight))
 

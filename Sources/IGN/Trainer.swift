@@ -1,0 +1,201 @@
+import Engine
+import Foundation
+
+/// Everything that defines a training run; stored in checkpoints so `--resume` needs nothing else.
+public struct TrainingOptions: Codable, Equatable, Sendable {
+    public var data: String
+    public var arch: String
+    public var channels: Int
+    public var epochs: Int = 1
+    /// Stop after this many optimiser steps in total (overrides `epochs` when set).
+    public var steps: Int?
+    public var batch: Int = 256
+    public var learningRate: Double = 1e-4
+    public var objective = ObjectiveConfig()
+    public var noise: NoiseKind = .gaussian
+    /// Take z batch by batch from this NCHW `.npy` file instead of sampling it.
+    public var noiseFile: String?
+    public var seed: UInt64 = 0
+    public var shuffle = true
+    public var checkpointEvery: Int = 500
+
+    public init(data: String, arch: String, channels: Int) {
+        self.data = data; self.arch = arch; self.channels = channels
+    }
+}
+
+/// Where a run stands; all of it goes into a checkpoint.
+public struct TrainingState: Equatable, Sendable {
+    public var step = 0
+    public var epoch = 0
+    /// Batches of the current epoch already consumed.
+    public var batchInEpoch = 0
+    public var rng: RandomSource
+    public var adam: Adam
+    public var seconds: Double = 0
+    public var lastLosses: Losses?
+}
+
+/// Trains an IGN with Adam on the IGN objective, checkpointing as it goes.
+public final class Trainer {
+    public let options: TrainingOptions
+    public let model: IGNModel
+    public let dataset: Dataset
+    public let noise: NoiseSource
+    public private(set) var state: TrainingState
+    private let objective: Objective
+    private let noiseFile: Dataset?
+    private var order: [Int] = []
+
+    /// A fresh run: the model should already hold its initial weights.
+    public init(options: TrainingOptions, model: IGNModel, dataset: Dataset, noise: NoiseSource) throws {
+        guard dataset.shape == model.sampleShape else {
+            throw ModelError("\(options.data): samples are \(dataset.shape), \(model.architecture.name) with \(model.channels) channel(s) takes \(model.sampleShape)")
+        }
+        guard options.batch >= 2, dataset.count >= options.batch else {
+            throw ModelError("batch \(options.batch) needs at least 2 samples per batch and a dataset at least that large (\(dataset.count))")
+        }
+        self.options = options
+        self.model = model
+        self.dataset = dataset
+        self.noise = noise
+        objective = Objective(model: model, config: options.objective)
+        state = TrainingState(rng: RandomSource(seed: options.seed &+ 0x5EED), adam: Adam(learningRate: options.learningRate))
+        if let path = options.noiseFile {
+            let z = try Dataset.load(URL(fileURLWithPath: path))
+            guard z.shape == model.sampleShape else {
+                throw ModelError("\(path): noise samples are \(z.shape), the model takes \(model.sampleShape)")
+            }
+            noiseFile = z
+        } else {
+            noiseFile = nil
+        }
+        model.metadata.merge(noise.metadata) { $1 }
+    }
+
+    public var stepsPerEpoch: Int { dataset.count / options.batch }
+    public var totalSteps: Int { options.steps ?? options.epochs * stepsPerEpoch }
+    public var isFinished: Bool { state.step >= totalSteps }
+
+    /// Runs until `totalSteps`, calling `progress` after each step and writing a checkpoint every
+    /// `checkpointEvery` steps and at the end. `shouldStop` lets a caller end the run early (after a checkpoint).
+    public func run(checkpoint: URL, progress: (TrainingState) -> Void, shouldStop: () -> Bool = { false }) throws {
+        let n = options.batch, shape = model.sampleShape
+        var x = [Float](repeating: 0, count: n * shape.count), z = x
+        var xc = x, zc = x
+        while !isFinished && !shouldStop() {
+            let started = Date()
+            if state.batchInEpoch == 0 || order.isEmpty { order = epochOrder(state.epoch) }
+            dataset.values.withUnsafeBufferPointer { src in
+                for i in 0..<n {
+                    let index = order[state.batchInEpoch * n + i]
+                    x.withUnsafeMutableBufferPointer {
+                        ($0.baseAddress! + i * shape.count).update(from: src.baseAddress! + index * shape.count, count: shape.count)
+                    }
+                }
+            }
+            if let noiseFile {
+                let first = (state.step * n) % max(noiseFile.count - n + 1, 1)
+                z = Array(noiseFile.values[(first * shape.count)..<((first + n) * shape.count)])
+            } else {
+                z.withUnsafeMutableBufferPointer { noise.fill($0.baseAddress!, count: n, rng: &state.rng) }
+            }
+            Layout.toChannelMajor(x, &xc, batch: n, shape: shape)
+            Layout.toChannelMajor(z, &zc, batch: n, shape: shape)
+            let losses = objective.lossAndGradient(x: xc, z: zc, batch: n)
+            state.adam.update(model.network.store)
+            state.step += 1
+            state.batchInEpoch += 1
+            if state.batchInEpoch == stepsPerEpoch {
+                state.epoch += 1
+                state.batchInEpoch = 0
+            }
+            state.lastLosses = losses
+            state.seconds += Date().timeIntervalSince(started)
+            progress(state)
+            if state.step % options.checkpointEvery == 0 { try saveCheckpoint(to: checkpoint) }
+        }
+        try saveCheckpoint(to: checkpoint)
+    }
+
+    /// The sample order of an epoch: a permutation seeded by (seed, epoch), or the file order.
+    private func epochOrder(_ epoch: Int) -> [Int] {
+        var order = Array(0..<dataset.count)
+        guard options.shuffle else { return order }
+        var rng = RandomSource(seed: options.seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
+        order.shuffle(using: &rng)
+        return order
+    }
+
+    /// Records what the model file needs to say about its training.
+    public func describeTraining() {
+        var m = model.metadata
+        m["data"] = (options.data as NSString).lastPathComponent
+        m["normalisation"] = "pixels in [-1, 1]: x = p/127.5 - 1"
+        m["steps"] = String(state.step)
+        m["epochs"] = String(format: "%.2f", Double(state.step) / Double(stepsPerEpoch))
+        m["batch"] = String(options.batch)
+        m["lr"] = String(options.learningRate)
+        m["objective"] = String(data: try! JSONEncoder().encode(options.objective), encoding: .utf8)!
+        m["seed"] = String(options.seed)
+        m["train_seconds"] = String(format: "%.0f", state.seconds)
+        if let l = state.lastLosses {
+            m["final_losses"] = String(format: "rec %.5f idem %.5f tight %.5f total %.5f", l.rec, l.idem, l.tight, l.total)
+        }
+        model.metadata = m
+    }
+
+    // MARK: Checkpoints
+
+    /// Writes weights, running statistics, Adam's moments and step, the RNG, the data position and
+    /// the options in one safetensors file (atomically). The file also loads as a model.
+    public func saveCheckpoint(to url: URL) throws {
+        describeTraining()
+        let store = model.network.store
+        var tensors = model.stateTensors()
+        tensors["optimizer.m"] = .init(floats: Array(UnsafeBufferPointer(start: store.adamM, count: store.count)), shape: [store.count])
+        tensors["optimizer.v"] = .init(floats: Array(UnsafeBufferPointer(start: store.adamV, count: store.count)), shape: [store.count])
+        var meta = model.metadata
+        meta["checkpoint"] = "1"
+        meta["options"] = String(data: try JSONEncoder().encode(options), encoding: .utf8)!
+        meta["step"] = String(state.step)
+        meta["epoch"] = String(state.epoch)
+        meta["batch_in_epoch"] = String(state.batchInEpoch)
+        meta["adam_step"] = String(state.adam.step)
+        meta["rng"] = state.rng.stateWords.map { String($0, radix: 16) }.joined(separator: ",")
+        meta["seconds"] = String(state.seconds)
+        try SafeTensors.write(SafeTensors.File(tensors: tensors, metadata: meta), to: url)
+    }
+
+    /// Continues a run from a checkpoint; `override` may change the run's length (epochs or steps).
+    public static func resume(from url: URL, dataset: Dataset? = nil,
+                              override: (inout TrainingOptions) -> Void = { _ in }) throws -> Trainer {
+        let file = try SafeTensors.read(url)
+        let meta = file.metadata
+        guard meta["checkpoint"] == "1", let optionsText = meta["options"],
+              var options = try? JSONDecoder().decode(TrainingOptions.self, from: Data(optionsText.utf8)),
+              let step = meta["step"].flatMap(Int.init), let epoch = meta["epoch"].flatMap(Int.init),
+              let batchInEpoch = meta["batch_in_epoch"].flatMap(Int.init), let adamStep = meta["adam_step"].flatMap(Int.init),
+              let rngWords = meta["rng"]?.split(separator: ",").compactMap({ UInt64($0, radix: 16) }), rngWords.count == 4,
+              let m = file.tensors["optimizer.m"], let v = file.tensors["optimizer.v"]
+        else { throw TensorFileError(.mismatch, url.path, "not an ign training checkpoint (model files cannot be resumed)") }
+        override(&options)
+        let model = try IGNModel.load(file, path: url.path)
+        let store = model.network.store
+        guard m.count == store.count, v.count == store.count else {
+            throw TensorFileError(.mismatch, url.path, "optimizer state does not match the model")
+        }
+        store.adamM.update(from: m.floats(), count: store.count)
+        store.adamV.update(from: v.floats(), count: store.count)
+        let data = try dataset ?? Dataset.load(URL(fileURLWithPath: options.data))
+        let noise = try NoiseSource(metadata: meta, shape: model.sampleShape)
+        let trainer = try Trainer(options: options, model: model, dataset: data, noise: noise)
+        trainer.state.step = step
+        trainer.state.epoch = epoch
+        trainer.state.batchInEpoch = batchInEpoch
+        trainer.state.adam.step = adamStep
+        trainer.state.rng = RandomSource(state: rngWords)
+        trainer.state.seconds = Double(meta["seconds"] ?? "0") ?? 0
+        return trainer
+    }
+}

@@ -1,0 +1,291 @@
+import CVips
+import Foundation
+
+/// Resampling kernels for ``PlanarImage/resized(width:height:kernel:)``.
+public enum ResizeKernel: String, Sendable, CaseIterable {
+    case nearest, linear, cubic, mitchell, lanczos2, lanczos3
+
+    var vips: Int32 {
+        switch self {
+        case .nearest: return IGN_KERNEL_NEAREST
+        case .linear: return IGN_KERNEL_LINEAR
+        case .cubic: return IGN_KERNEL_CUBIC
+        case .mitchell: return IGN_KERNEL_MITCHELL
+        case .lanczos2: return IGN_KERNEL_LANCZOS2
+        case .lanczos3: return IGN_KERNEL_LANCZOS3
+        }
+    }
+}
+
+/// How ``PlanarImage/padded(left:top:right:bottom:mode:)`` fills new pixels.
+public enum PadMode: Equatable, Sendable {
+    /// A constant value in [-1, 1] (e.g. 1 for white).
+    case constant(Float)
+    /// Repeat the nearest edge pixel.
+    case edge
+    /// Mirror the image at its edges (the edge pixel is not repeated).
+    case reflect
+}
+
+extension PlanarImage {
+    /// The image resampled to exactly `width` × `height` with libvips' resize (area
+    /// shrink plus the kernel; Lanczos-3 by default). Results are clamped to [-1, 1].
+    public func resized(width newWidth: Int, height newHeight: Int,
+                        kernel: ResizeKernel = .lanczos3) throws -> PlanarImage {
+        try PlanarImage.checkShape(width: newWidth, height: newHeight, channels: channels)
+        if newWidth == width && newHeight == height { return self }
+        let source = try vipsFloat()
+        let hscale = Double(newWidth) / Double(width)
+        let vscale = Double(newHeight) / Double(height)
+        var out = try source.apply("resize") { ign_vips_resize($0, $1, hscale, vscale, kernel.vips) }
+        if out.width != newWidth || out.height != newHeight {
+            // Guard against an off-by-one from rounding: pad by repetition, then crop.
+            let padded = try out.apply("embed") {
+                ign_vips_embed($0, $1, 0, 0, Int32(max(newWidth, out.width)), Int32(max(newHeight, out.height)),
+                               IGN_EXTEND_COPY, 0)
+            }
+            out = try padded.apply("crop") {
+                ign_vips_extract_area($0, $1, 0, 0, Int32(newWidth), Int32(newHeight))
+            }
+        }
+        return try PlanarImage.fromVips(out)
+    }
+
+    /// Crops the centre to the aspect ratio of `width` × `height`, then resizes to exactly
+    /// that size (like CSS `object-fit: cover`).
+    public func cover(width newWidth: Int, height newHeight: Int,
+                      kernel: ResizeKernel = .lanczos3) throws -> PlanarImage {
+        try PlanarImage.checkShape(width: newWidth, height: newHeight, channels: channels)
+        // Compare width/height with newWidth/newHeight without rounding.
+        var cropWidth = width, cropHeight = height
+        if width * newHeight > newWidth * height {
+            cropWidth = max(1, Int((Double(height) * Double(newWidth) / Double(newHeight)).rounded()))
+        } else if width * newHeight < newWidth * height {
+            cropHeight = max(1, Int((Double(width) * Double(newHeight) / Double(newWidth)).rounded()))
+        }
+        let cropped = try self.cropped(x: (width - cropWidth) / 2, y: (height - cropHeight) / 2,
+                                       width: cropWidth, height: cropHeight)
+        return try cropped.resized(width: newWidth, height: newHeight, kernel: kernel)
+    }
+
+    /// Resizes to fit inside `width` × `height` keeping the aspect ratio, then pads
+    /// (centred) to exactly that size.
+    public func contain(width newWidth: Int, height newHeight: Int, mode: PadMode = .constant(1),
+                        kernel: ResizeKernel = .lanczos3) throws -> PlanarImage {
+        try PlanarImage.checkShape(width: newWidth, height: newHeight, channels: channels)
+        let scale = min(Double(newWidth) / Double(width), Double(newHeight) / Double(height))
+        let w = min(newWidth, max(1, Int((Double(width) * scale).rounded())))
+        let h = min(newHeight, max(1, Int((Double(height) * scale).rounded())))
+        return try resized(width: w, height: h, kernel: kernel).padded(toWidth: newWidth, height: newHeight, mode: mode)
+    }
+
+    /// The rectangle at (`x`, `y`) of size `width` × `height`, which must lie inside the image.
+    public func cropped(x: Int, y: Int, width w: Int, height h: Int) throws -> PlanarImage {
+        guard w > 0, h > 0, x >= 0, y >= 0, x + w <= width, y + h <= height else {
+            throw ImagingError(.invalidArgument, path: nil,
+                               "crop \(w)x\(h)+\(x)+\(y) is not inside \(width)x\(height)")
+        }
+        if x == 0 && y == 0 && w == width && h == height { return self }
+        var out = [Float](repeating: 0, count: w * h * channels)
+        pixels.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for c in 0..<channels {
+                    for row in 0..<h {
+                        let s = (c * height + y + row) * width + x
+                        let d = (c * h + row) * w
+                        for i in 0..<w { dst[d + i] = src[s + i] }
+                    }
+                }
+            }
+        }
+        return PlanarImage(unchecked: w, h, channels, out)
+    }
+
+    /// The image with margins added on each side, filled according to `mode`.
+    public func padded(left: Int, top: Int, right: Int, bottom: Int, mode: PadMode = .constant(1)) throws -> PlanarImage {
+        guard left >= 0, top >= 0, right >= 0, bottom >= 0 else {
+            throw ImagingError(.invalidArgument, path: nil, "padding must not be negative")
+        }
+        let w = width + left + right, h = height + top + bottom
+        try PlanarImage.checkShape(width: w, height: h, channels: channels)
+        if case .reflect = mode, left >= width || right >= width || top >= height || bottom >= height {
+            throw ImagingError(.invalidArgument, path: nil, "reflect padding must be smaller than the image")
+        }
+        func source(_ i: Int, _ n: Int) -> Int {
+            switch mode {
+            case .constant: return i
+            case .edge: return min(n - 1, max(0, i))
+            case .reflect: return i < 0 ? -i : (i >= n ? 2 * (n - 1) - i : i)
+            }
+        }
+        var fill: Float = 0
+        var constant = false
+        if case .constant(let v) = mode { fill = v; constant = true }
+        var out = [Float](repeating: fill, count: w * h * channels)
+        for c in 0..<channels {
+            for y in 0..<h {
+                let sy = source(y - top, height)
+                if constant && (sy < 0 || sy >= height) { continue }
+                for x in 0..<w {
+                    let sx = source(x - left, width)
+                    if constant && (sx < 0 || sx >= width) { continue }
+                    out[(c * h + y) * w + x] = pixels[(c * height + sy) * width + sx]
+                }
+            }
+        }
+        return PlanarImage(unchecked: w, h, channels, out)
+    }
+
+    /// Pads (centred) to at least `width` × `height`; dimensions already larger are kept.
+    public func padded(toWidth newWidth: Int, height newHeight: Int, mode: PadMode = .constant(1)) throws -> PlanarImage {
+        let dx = max(0, newWidth - width), dy = max(0, newHeight - height)
+        return try padded(left: dx / 2, top: dy / 2, right: dx - dx / 2, bottom: dy - dy / 2, mode: mode)
+    }
+
+    /// Nearest-neighbour enlargement by an integer factor (for viewing tiny images).
+    public func upscaled(by factor: Int) throws -> PlanarImage {
+        guard factor >= 1 else { throw ImagingError(.invalidArgument, path: nil, "upscale factor must be ≥ 1") }
+        if factor == 1 { return self }
+        let w = width * factor, h = height * factor
+        try PlanarImage.checkShape(width: w, height: h, channels: channels)
+        var out = [Float](repeating: 0, count: w * h * channels)
+        for c in 0..<channels {
+            for y in 0..<h {
+                let s = (c * height + y / factor) * width
+                let d = (c * h + y) * w
+                for x in 0..<w { out[d + x] = pixels[s + x / factor] }
+            }
+        }
+        return PlanarImage(unchecked: w, h, channels, out)
+    }
+
+    /// Gaussian blur (libvips gaussblur, float precision) with `sigma` in pixels; σ ≤ 0
+    /// returns the image unchanged.
+    public func blurred(sigma: Double) throws -> PlanarImage {
+        guard sigma.isFinite else { throw ImagingError(.invalidArgument, path: nil, "blur sigma must be finite") }
+        if sigma <= 0 { return self }
+        let out = try vipsFloat().apply("gaussblur") { ign_vips_gaussblur($0, $1, sigma) }
+        return try PlanarImage.fromVips(out)
+    }
+
+    /// Median filter over `size` × `size` windows (libvips median; size odd, ≥ 1).
+    public func median(size: Int) throws -> PlanarImage {
+        guard size >= 1, size % 2 == 1 else {
+            throw ImagingError(.invalidArgument, path: nil, "median size must be odd and positive, got \(size)")
+        }
+        if size == 1 { return self }
+        let out = try vipsFloat().apply("median") { ign_vips_median($0, $1, Int32(size)) }
+        return try PlanarImage.fromVips(out)
+    }
+}
+
+/// A cover of a `width` × `height` image by square `tileSize` tiles overlapping by at
+/// least `overlap` pixels, for running a fixed-size network over a larger image.
+///
+/// Tiles are spread evenly, the first at the top-left and the last flush with the right
+/// and bottom edges. ``blend(_:)`` reassembles tiles with a separable raised-cosine window,
+/// normalised by the summed weights, so seams are smooth and unchanged tiles reproduce the
+/// original image (to float rounding, which in practice is exact). An image smaller than
+/// a tile gets one tile, padded by edge repetition.
+public struct TileGrid: Equatable, Sendable {
+    /// Where one tile's top-left corner lies in the image.
+    public struct Origin: Equatable, Sendable {
+        /// Column of the tile's left edge.
+        public let x: Int
+        /// Row of the tile's top edge.
+        public let y: Int
+    }
+
+    /// Image width.
+    public let width: Int
+    /// Image height.
+    public let height: Int
+    /// Tile side in pixels.
+    public let tileSize: Int
+    /// Minimum overlap between neighbouring tiles.
+    public let overlap: Int
+    /// Tile origins, row by row.
+    public let origins: [Origin]
+
+    /// Plans tiles; `overlap` must be in 0..<tileSize.
+    public init(width: Int, height: Int, tileSize: Int, overlap: Int) throws {
+        guard width > 0, height > 0, tileSize > 0 else {
+            throw ImagingError(.invalidArgument, path: nil, "image and tile sizes must be positive")
+        }
+        guard overlap >= 0, overlap < tileSize else {
+            throw ImagingError(.invalidArgument, path: nil, "overlap must be in 0..<\(tileSize), got \(overlap)")
+        }
+        self.width = width
+        self.height = height
+        self.tileSize = tileSize
+        self.overlap = overlap
+        let xs = TileGrid.positions(length: width, tile: tileSize, overlap: overlap)
+        let ys = TileGrid.positions(length: height, tile: tileSize, overlap: overlap)
+        origins = ys.flatMap { y in xs.map { x in Origin(x: x, y: y) } }
+    }
+
+    /// The number of tiles.
+    public var count: Int { origins.count }
+
+    static func positions(length: Int, tile: Int, overlap: Int) -> [Int] {
+        if length <= tile { return [0] }
+        let stride = tile - overlap
+        let n = (length - tile + stride - 1) / stride + 1
+        return (0..<n).map { i in Int((Double(i) * Double(length - tile) / Double(n - 1)).rounded()) }
+    }
+
+    /// The 1-D blending window: w(i) = ½ − ½·cos(2π(i + ½)/size), positive everywhere.
+    public static func window(size: Int) -> [Double] {
+        (0..<size).map { i in 0.5 - 0.5 * cos(2 * Double.pi * (Double(i) + 0.5) / Double(size)) }
+    }
+
+    /// Cuts the tiles out of `image` (which must be `width` × `height`), in `origins` order.
+    public func extract(from image: PlanarImage) throws -> [PlanarImage] {
+        guard image.width == width, image.height == height else {
+            throw ImagingError(.invalidArgument, path: nil,
+                               "image is \(image.width)x\(image.height), grid is for \(width)x\(height)")
+        }
+        var source = image
+        if width < tileSize || height < tileSize {
+            source = try image.padded(left: 0, top: 0, right: max(0, tileSize - width),
+                                      bottom: max(0, tileSize - height), mode: .edge)
+        }
+        return try origins.map { try source.cropped(x: $0.x, y: $0.y, width: tileSize, height: tileSize) }
+    }
+
+    /// Reassembles tiles (same order and count as `origins`, all `tileSize` square with the
+    /// same channel count) into a `width` × `height` image by window-weighted averaging.
+    public func blend(_ tiles: [PlanarImage]) throws -> PlanarImage {
+        guard tiles.count == origins.count, let first = tiles.first else {
+            throw ImagingError(.invalidArgument, path: nil, "expected \(origins.count) tiles, got \(tiles.count)")
+        }
+        let channels = first.channels
+        for tile in tiles where tile.width != tileSize || tile.height != tileSize || tile.channels != channels {
+            throw ImagingError(.invalidArgument, path: nil,
+                               "tile is \(tile.channels)x\(tile.height)x\(tile.width), expected \(channels)x\(tileSize)x\(tileSize)")
+        }
+        let window = TileGrid.window(size: tileSize)
+        let n = width * height
+        var sum = [Double](repeating: 0, count: n * channels)
+        var weight = [Double](repeating: 0, count: n)
+        for (tile, origin) in zip(tiles, origins) {
+            let h = min(tileSize, height - origin.y), w = min(tileSize, width - origin.x)
+            for ty in 0..<h {
+                let wy = window[ty]
+                let row = (origin.y + ty) * width + origin.x
+                for tx in 0..<w {
+                    let wxy = wy * window[tx]
+                    weight[row + tx] += wxy
+                    for c in 0..<channels {
+                        sum[c * n + row + tx] += wxy * Double(tile.pixels[(c * tileSize + ty) * tileSize + tx])
+                    }
+                }
+            }
+        }
+        var out = [Float](repeating: 0, count: n * channels)
+        for c in 0..<channels {
+            for i in 0..<n { out[c * n + i] = Float(sum[c * n + i] / weight[i]) }
+        }
+        return PlanarImage(unchecked: width, height, channels, out)
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Engine
+import Foundation
+import IGN
+
+struct ApplyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply", abstract: "Apply f k times to an NCHW float32 .npy array.")
+
+    @Option(help: "Model file.") var model: String
+    @Option(help: "Input .npy, NCHW float32 in [-1, 1].") var input: String
+    @Option(help: "Output .npy: f^k(input).") var output: String
+    @Option(help: "Applications of f.") var steps = 1
+    @Flag(name: .customLong("train-mode"), help: "Use batch statistics (the whole input is one batch) instead of running statistics.")
+    var trainMode = false
+    @Option(help: "Samples per batch in eval mode.") var batch = 256
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        compute.apply()
+        let model = try loadModel(self.model)
+        let (shape, values) = try NPY.read(URL(fileURLWithPath: input))
+        let sample = model.sampleShape
+        guard shape.count == 4, shape[1] == sample.channels, shape[2] == sample.height, shape[3] == sample.width else {
+            throw CommandError("\(input): shape \(shape) does not fit the model's N×\(sample.channels)×\(sample.height)×\(sample.width)")
+        }
+        let projector = Projector(model: model)
+        let n = shape[0], chunk = trainMode ? max(n, 1) : batch
+        var result: [Float] = []
+        result.reserveCapacity(values.count)
+        var start = 0
+        while start < n {
+            let count = min(chunk, n - start)
+            let out = values.withUnsafeBufferPointer {
+                projector.apply($0.baseAddress! + start * sample.count, count: count, steps: steps, trainMode: trainMode)
+            }
+            result += out[steps - 1]
+            start += count
+        }
+        try NPY.write(result, shape: shape, to: URL(fileURLWithPath: output))
+    }
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Engine
+import Foundation
+import IGN
+
+struct InterpolateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "interpolate",
+        abstract: "Interpolate between pairs of noises z₁, z₂: each row shows f((1−α)z₁ + αz₂) for α from 0 to 1.")
+
+    @Option(help: "Model file.") var model: String
+    @Option(help: "Pairs (rows).") var pairs = 8
+    @Option(help: "Frames per pair (columns).") var frames = 10
+    @Option(help: "Applications of f to each interpolated noise.") var steps = 1
+    @Option(help: "Noise seed.") var seed: UInt64 = 1
+    @Option(help: "Integer upscale of each image (default: to about 64 px).") var scale: Int?
+    @Option(help: "Output image.") var out: String
+    @OptionGroup var compute: ComputeOptions
+
+    mutating func validate() throws {
+        guard pairs >= 1, frames >= 2, steps >= 1 else { throw ValidationError("need --pairs ≥ 1, --frames ≥ 2, --steps ≥ 1") }
+    }
+
+    func run() throws {
+        compute.apply()
+        let model = try loadModel(self.model)
+        let shape = model.sampleShape, d = shape.count
+        let noise = try NoiseSource(metadata: model.metadata, shape: shape)
+        var rng = RandomSource(seed: seed)
+        var ends = [Float](repeating: 0, count: 2 * pairs * d)
+        ends.withUnsafeMutableBufferPointer { noise.fill($0.baseAddress!, count: 2 * pairs, rng: &rng) }
+        var z = [Float](repeating: 0, count: pairs * frames * d)
+        for p in 0..<pairs {
+            for f in 0..<frames {
+                let alpha = Float(f) / Float(frames - 1)
+                for k in 0..<d {
+                    z[(p * frames + f) * d + k] = (1 - alpha) * ends[2 * p * d + k] + alpha * ends[(2 * p + 1) * d + k]
+                }
+            }
+        }
+        let out = Projector(model: model).apply(z, count: pairs * frames, steps: steps)[steps - 1]
+        try writeGrid([out], shape: shape, count: pairs * frames, columns: frames, scale: scale, to: self.out)
+    }
+}

@@ -1,0 +1,120 @@
+import ArgumentParser
+import Engine
+import Foundation
+import IGN
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train an IGN on IDX (MNIST-format, .gz too) or .npy NCHW float32 data in [-1, 1].")
+
+    @Option(help: "Training data: an IDX image file or an .npy NCHW float32 array.") var data: String?
+    @Option(help: "Architecture: \(Architecture.all.map(\.name).joined(separator: ", ")).") var arch = "dcgan28"
+    @Option(help: "Image channels, 1 or 3.") var channels = 1
+    @Option(help: "Epochs (passes over the data).") var epochs = 1
+    @Option(help: "Stop after this many optimiser steps in total (overrides --epochs).") var steps: Int?
+    @Option(help: "Batch size.") var batch = 256
+    @Option(help: "Where to write the trained model (safetensors).") var out: String
+    @Option(help: "Adam learning rate.") var lr = 1e-4
+    @Option(name: .customLong("lambda-rec"), help: "Weight of the reconstruction loss.") var lambdaRec: Float = 20
+    @Option(name: .customLong("lambda-idem"), help: "Weight of the idempotence loss.") var lambdaIdem: Float = 20
+    @Option(name: .customLong("lambda-tight"), help: "Weight of the tightness loss.") var lambdaTight: Float = 2.5
+    @Option(name: .customLong("tight-a"), help: "The tightness clamp's a.") var tightA: Float = 1.5
+    @Option(help: "Distance D: l1 or l2.") var distance: Distance = .l1
+    @Option(help: "Noise: gaussian or fourier.") var noise: NoiseKind = .gaussian
+    @Option(name: .customLong("noise-file"), help: "Take z batch by batch from this NCHW .npy file.") var noiseFile: String?
+    @Option(help: "Start from these weights instead of a fresh initialisation.") var initWeights: String?
+    @Option(help: "Random seed (initialisation, shuffling, noise).") var seed: UInt64 = 0
+    @Flag(name: .customLong("no-shuffle"), help: "Visit the data in file order.") var noShuffle = false
+    @Option(name: .customLong("checkpoint-every"), help: "Steps between checkpoints.") var checkpointEvery = 500
+    @Option(help: "Checkpoint path (default: OUT with .ckpt.safetensors).") var checkpoint: String?
+    @Option(help: "Continue the run saved in this checkpoint; its options are reused (--epochs/--steps may extend it).") var resume: String?
+    @Option(name: .customLong("snapshot-every"), help: "Also keep a model snapshot OUT-stepN.safetensors every N steps, for evaluation.") var snapshotEvery: Int?
+    @Option(name: .customLong("log-every"), help: "Steps between progress lines.") var logEvery = 20
+    @OptionGroup var compute: ComputeOptions
+
+    mutating func validate() throws {
+        if resume == nil && data == nil { throw ValidationError("give --data (or --resume a checkpoint)") }
+        guard batch >= 2 else { throw ValidationError("--batch must be at least 2 (BatchNorm needs batch statistics)") }
+        guard checkpointEvery >= 1, logEvery >= 1 else { throw ValidationError("--checkpoint-every and --log-every must be positive") }
+    }
+
+    func run() throws {
+        compute.apply()
+        let log = makeLogger("ign.train")
+        installStopHandler()
+        let outURL = URL(fileURLWithPath: out)
+        let checkpointURL = URL(fileURLWithPath: checkpoint ?? outURL.deletingPathExtension().path + ".ckpt.safetensors")
+        let trainer: Trainer
+        if let resume {
+            let (epochs, steps) = (self.epochs, self.steps)
+            let explicitEpochs = CommandLine.arguments.contains("--epochs")
+            trainer = try Trainer.resume(from: URL(fileURLWithPath: resume)) { options in
+                if let steps { options.steps = steps }
+                if explicitEpochs { options.epochs = epochs; options.steps = steps }
+            }
+            log.info("resumed \(resume) at step \(trainer.state.step) (epoch \(trainer.state.epoch))")
+        } else {
+            guard let archSpec = Architecture.named(arch) else {
+                throw ValidationError("unknown --arch \(arch); choose from \(Architecture.all.map(\.name).joined(separator: ", "))")
+            }
+            var options = TrainingOptions(data: data!, arch: arch, channels: channels)
+            options.epochs = epochs; options.steps = steps; options.batch = batch; options.learningRate = lr
+            options.objective.lambdaRec = lambdaRec; options.objective.lambdaIdem = lambdaIdem
+            options.objective.lambdaTight = lambdaTight; options.objective.tightA = tightA
+            options.objective.distance = distance
+            options.noise = noise; options.noiseFile = noiseFile; options.seed = seed
+            options.shuffle = !noShuffle; options.checkpointEvery = checkpointEvery
+            let dataset = try Dataset.load(URL(fileURLWithPath: data!))
+            log.info("\(data!): \(dataset.count) samples of \(dataset.shape)")
+            let model: IGNModel
+            if let initWeights {
+                model = try IGNModel.load(URL(fileURLWithPath: initWeights))
+                guard model.architecture == archSpec, model.channels == channels else {
+                    throw CommandError("\(initWeights): is \(model.architecture.name) with \(model.channels) channel(s), not \(arch) with \(channels)")
+                }
+            } else {
+                model = try IGNModel(architecture: archSpec, channels: channels)
+                model.initialize(seed: seed)
+            }
+            let noiseSource = noise == .fourier ? NoiseSource.fourier(fittedTo: dataset) : .gaussian(dataset.shape)
+            trainer = try Trainer(options: options, model: model, dataset: dataset, noise: noiseSource)
+        }
+        log.info("\(trainer.options.arch) C=\(trainer.options.channels): \(trainer.model.network.store.count) parameters, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, batch \(trainer.options.batch), \(Parallel.threads) threads")
+
+        var windowStart = Date(), windowSteps = 0
+        try trainer.run(checkpoint: checkpointURL, progress: { state in
+            windowSteps += 1
+            if let every = snapshotEvery, state.step % every == 0 {
+                trainer.describeTraining()
+                let snapshot = outURL.deletingPathExtension().path + "-step\(state.step).safetensors"
+                do { try trainer.model.save(to: URL(fileURLWithPath: snapshot)) } catch { log.error("\(error)") }
+            }
+            guard state.step % logEvery == 0 || state.step == trainer.totalSteps, let l = state.lastLosses else { return }
+            let elapsed = Date().timeIntervalSince(windowStart)
+            let rate = Double(windowSteps * trainer.options.batch) / max(elapsed, 1e-9)
+            log.info("step \(state.step)/\(trainer.totalSteps) epoch \(state.epoch) rec \(fmt(l.rec)) idem \(fmt(l.idem)) tight \(fmt(l.tight)) total \(fmt(l.total)) | \(Int(rate)) img/s")
+            windowStart = Date(); windowSteps = 0
+        }, shouldStop: { stopRequested })
+        if trainer.isFinished {
+            trainer.describeTraining()
+            try trainer.model.save(to: outURL)
+            log.info("wrote \(out) after \(trainer.state.step) steps, \(Int(trainer.state.seconds)) s of training")
+        } else {
+            log.notice("stopped at step \(trainer.state.step); checkpoint \(checkpointURL.path) (continue with --resume)")
+        }
+    }
+}
+
+func fmt(_ x: Float) -> String { String(format: "%.4f", x) }
+
+nonisolated(unsafe) private var stopRequested = false
+
+/// SIGINT/SIGTERM end training after the current step, with a checkpoint.
+private func installStopHandler() {
+    signal(SIGINT) { _ in stopRequested = true }
+    signal(SIGTERM) { _ in stopRequested = true }
+}
+
+extension Distance: ExpressibleByArgument {}
+extension NoiseKind: ExpressibleByArgument {}
