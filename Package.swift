@@ -42,7 +42,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "IGNTests", dependencies: ["IGN", "Engine"]),
+        .testTarget(name: "IGNTests", dependencies: ["IGN", "Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "CVips"]),
     ],
     swiftLanguageModes: [.v5]

@@ -39,8 +39,15 @@ final class TorchParityTests: XCTestCase {
             let train = projector.apply(x, count: shape[0], steps: 1, trainMode: true)[0]
             let eval = projector.apply(x, count: shape[0], steps: 1)[0]
             XCTAssertLessThan(maxAbsDiff(train, try NPY.read(fixture("tiny28_c\(c)_fx_train.npy")).values), 2e-6, "C=\(c) train mode")
-            XCTAssertLessThan(maxAbsDiff(eval, try NPY.read(fixture("tiny28_c\(c)_fx_eval.npy")).values), 2e-6, "C=\(c) eval mode")
             XCTAssertGreaterThan(maxAbsDiff(train, eval), 1e-3, "train and eval mode must differ for the check to mean anything")
+            // At initialisation eval-mode outputs are ~1e-8 (running stats 0/1 with N(0, 0.02) weights):
+            // compare eval mode on torch's trained weights, whose running statistics are real.
+            let trained = try IGNModel.load(fixture("tiny28_c\(c)_after3.safetensors"))
+            let evalAfter = Projector(model: trained).apply(x, count: shape[0], steps: 1)[0]
+            let expected = try NPY.read(fixture("tiny28_c\(c)_fx_eval_after3.npy")).values
+            let scale = expected.map(abs).max()!
+            XCTAssertGreaterThan(scale, 1e-3)
+            XCTAssertLessThan(maxAbsDiff(evalAfter, expected) / scale, 1e-4, "C=\(c) eval mode")
         }
     }
 

@@ -1,0 +1,75 @@
+import Engine
+import Foundation
+import IGN
+import XCTest
+
+final class ModelFileTests: XCTestCase {
+    var dir: URL!
+    override func setUpWithError() throws { dir = try TestData.temporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func testSaveLoadRoundTripKeepsOutputsAndMetadata() throws {
+        let model = try IGNModel(architecture: .tiny28, channels: 3)
+        model.initialize(seed: 5)
+        model.metadata["data"] = "shapes"
+        let url = dir.appendingPathComponent("m.safetensors")
+        try model.save(to: url)
+        let loaded = try IGNModel.load(url)
+        XCTAssertEqual(loaded.architecture, .tiny28)
+        XCTAssertEqual(loaded.channels, 3)
+        XCTAssertEqual(loaded.metadata["data"], "shapes")
+        let x = TestData.shapes(count: 4, channels: 3, seed: 1).values
+        XCTAssertEqual(Projector(model: loaded).apply(x, count: 4, steps: 2), Projector(model: model).apply(x, count: 4, steps: 2))
+    }
+
+    func testInitialisationStatistics() throws {
+        let model = try IGNModel(architecture: .dcgan28, channels: 1)
+        model.initialize(seed: 1)
+        let store = model.network.store
+        func values(_ name: String) -> [Float] {
+            let v = store.parameter(name)!
+            return Array(UnsafeBufferPointer(start: store.parameters + v.offset, count: v.count))
+        }
+        let w = values("encoder.8.weight")
+        let mean = w.reduce(0, +) / Float(w.count)
+        let std = (w.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(w.count)).squareRoot()
+        XCTAssertEqual(mean, 0, accuracy: 1e-3); XCTAssertEqual(std, 0.02, accuracy: 1e-3)
+        let gamma = values("decoder.1.weight")
+        XCTAssertEqual(gamma.reduce(0, +) / Float(gamma.count), 1, accuracy: 0.01)
+        XCTAssertTrue(values("encoder.0.bias").allSatisfy { $0 == 0 })
+        XCTAssertTrue(values("decoder.1.bias").allSatisfy { $0 == 0 })
+        let rv = store.buffer("decoder.1.running_var")!
+        XCTAssertTrue((0..<rv.count).allSatisfy { store.buffers[rv.offset + $0] == 1 })
+    }
+
+    func testRejectsForeignTruncatedAndMismatchedFiles() throws {
+        let model = try IGNModel(architecture: .tiny28, channels: 1)
+        model.initialize(seed: 1)
+        let good = dir.appendingPathComponent("good.safetensors")
+        try model.save(to: good)
+        let bytes = try Data(contentsOf: good)
+
+        func expectError(_ name: String, _ data: Data, containing text: String) throws {
+            let url = dir.appendingPathComponent(name)
+            try data.write(to: url)
+            XCTAssertThrowsError(try IGNModel.load(url), name) { error in
+                XCTAssertTrue("\(error)".contains(url.path), "\(name): the error names the file: \(error)")
+                XCTAssertTrue("\(error)".contains(text), "\(name): \(error)")
+            }
+        }
+        try expectError("truncated.safetensors", bytes.prefix(bytes.count - 100), containing: "truncated")
+        try expectError("text.safetensors", Data("not a model at all".utf8), containing: "not a safetensors file")
+
+        var foreign = SafeTensors.File(tensors: ["w": .init(floats: [1, 2], shape: [2])])
+        try expectError("foreign.safetensors", try SafeTensors.encode(foreign), containing: "not an ign model")
+        foreign.metadata = ["arch": "tiny28", "channels": "1"]
+        try expectError("wrongnames.safetensors", try SafeTensors.encode(foreign), containing: "missing")
+
+        var tensors = model.stateTensors()
+        tensors["decoder.9.weight"] = .init(floats: [Float](repeating: 0, count: 4 * 3 * 16), shape: [4, 3, 4, 4])
+        try expectError("wrongshape.safetensors", try SafeTensors.encode(.init(tensors: tensors, metadata: model.metadata)),
+                        containing: "decoder.9.weight")
+        try expectError("wrongarch.safetensors", try SafeTensors.encode(.init(tensors: model.stateTensors(), metadata: ["arch": "dcgan28", "channels": "1"])),
+                        containing: "dcgan28")
+    }
+}
