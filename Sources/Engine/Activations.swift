@@ -6,29 +6,36 @@ public enum Activation: Equatable, Sendable {
     case leakyReLU(slope: Float)
     case tanh
 
-    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        Parallel.forEach(count) { r in
+    /// `y = f(x)` over the samples `s` of a channel-major batch.
+    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ s: SampleRange, channels: Int, plane: Int) {
+        for c in 0..<channels {
+            let src = channelRun(UnsafeMutablePointer(mutating: x), channel: c, s, plane: plane)
+            let dst = channelRun(y, channel: c, s, plane: plane)
             switch self {
             case .relu:
-                for i in r { y[i] = x[i] > 0 ? x[i] : 0 }
+                for i in 0..<src.count { dst[i] = src[i] > 0 ? src[i] : 0 }
             case .leakyReLU(let slope):
-                for i in r { y[i] = x[i] > 0 ? x[i] : x[i] * slope }
+                for i in 0..<src.count { dst[i] = src[i] > 0 ? src[i] : src[i] * slope }
             case .tanh:
-                for i in r { y[i] = Foundation.tanh(x[i]) }
+                for i in 0..<src.count { dst[i] = Foundation.tanh(src[i]) }
             }
         }
     }
 
     /// `dx = dy · f'(x)`, computed from the output `y` (ReLU-family: `y > 0 ⇔ x > 0`).
-    public func backward(dy: UnsafePointer<Float>, y: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, count: Int) {
-        Parallel.forEach(count) { r in
+    public func backward(dy: UnsafePointer<Float>, y: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, _ s: SampleRange,
+                         channels: Int, plane: Int) {
+        for c in 0..<channels {
+            let g = channelRun(UnsafeMutablePointer(mutating: dy), channel: c, s, plane: plane)
+            let out = channelRun(UnsafeMutablePointer(mutating: y), channel: c, s, plane: plane)
+            let d = channelRun(dx, channel: c, s, plane: plane)
             switch self {
             case .relu:
-                for i in r { dx[i] = y[i] > 0 ? dy[i] : 0 }
+                for i in 0..<g.count { d[i] = out[i] > 0 ? g[i] : 0 }
             case .leakyReLU(let slope):
-                for i in r { dx[i] = y[i] > 0 ? dy[i] : dy[i] * slope }
+                for i in 0..<g.count { d[i] = out[i] > 0 ? g[i] : g[i] * slope }
             case .tanh:
-                for i in r { dx[i] = dy[i] * (1 - y[i] * y[i]) }
+                for i in 0..<g.count { d[i] = g[i] * (1 - out[i] * out[i]) }
             }
         }
     }

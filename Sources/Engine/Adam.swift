@@ -26,12 +26,10 @@ public struct Adam: Sendable, Equatable {
         let b2 = Float(beta2), oneMinusB1 = Float(1 - beta1), oneMinusB2 = Float(1 - beta2)
         let eps = eps
         let p = store.parameters, g = store.gradients, m = store.adamM, v = store.adamV
-        Parallel.forEach(store.count) { range in
-            for i in range {
-                m[i] += (g[i] - m[i]) * oneMinusB1
-                v[i] = v[i] * b2 + oneMinusB2 * g[i] * g[i]
-                p[i] -= stepSize * (m[i] / (v[i].squareRoot() / bias2Sqrt + eps))
-            }
+        for i in 0..<store.count {
+            m[i] += (g[i] - m[i]) * oneMinusB1
+            v[i] = v[i] * b2 + oneMinusB2 * g[i] * g[i]
+            p[i] -= stepSize * (m[i] / (v[i].squareRoot() / bias2Sqrt + eps))
         }
     }
 }

@@ -158,11 +158,11 @@ public enum ForwardMode: Equatable, Sendable {
 }
 
 /// The activations one forward pass keeps for its backward, reusable across passes
-/// of the same batch size (its buffers are allocated once and grown only when needed).
+/// (its buffers are allocated once and grown only when needed).
 public final class Trace {
     /// `activations[0]` is the input, `activations[i + 1]` the output of layer `i`.
     var activations: [FloatBuffer] = []
-    /// Per conv layer: im2col of its input. Per BatchNorm layer: mean and 1/σ per channel.
+    /// Per conv layer in training mode: im2col of its input. Per BatchNorm layer: mean and 1/σ per channel.
     var saved: [FloatBuffer] = []
     public private(set) var batch = 0
     public private(set) var mode: ForwardMode = .eval
@@ -171,8 +171,6 @@ public final class Trace {
 
     /// The output of the last forward pass, channel-major.
     public var output: UnsafeMutablePointer<Float> { activations[activations.count - 1].pointer }
-    /// The input of the last forward pass, channel-major.
-    public var input: UnsafeMutablePointer<Float> { activations[0].pointer }
 
     func prepare(for network: Network, batch n: Int, mode: ForwardMode) {
         self.batch = n
@@ -185,7 +183,7 @@ public final class Trace {
         for (i, layer) in network.layers.enumerated() {
             activations[i + 1].reserve(n * layer.output.count)
             switch layer.spec {
-            case .conv2d: saved[i].reserve(layer.geometry!.columnRows * n * layer.geometry!.gridSize)
+            case .conv2d: if case .train = mode { saved[i].reserve(layer.geometry!.columnRows * n * layer.geometry!.gridSize) }
             case .batchNorm2d(let c): saved[i].reserve(2 * c)
             default: break
             }
@@ -193,12 +191,62 @@ public final class Trace {
     }
 }
 
-/// Scratch memory for backward passes, shared by all traces of one network.
-public final class BackwardScratch {
-    var gradIn = FloatBuffer(count: 0)
-    var gradOut = FloatBuffer(count: 0)
-    var columns = FloatBuffer(count: 0)
-    public init() {}
+/// Threads and scratch memory for passes through one network, shared by the traces of one user
+/// (an objective, a projector). One pass at a time; separate users need separate workspaces.
+public final class Workspace {
+    let pool: WorkerPool
+    /// Per worker: column matrices of its samples.
+    var columns: [FloatBuffer]
+    /// im2col of a ConvTranspose2d's output gradient for the whole batch (every worker fills its columns).
+    var sharedColumns = FloatBuffer(count: 0)
+    /// Gradients flowing backwards through the batch, alternating between layers.
+    var flowing = [FloatBuffer(count: 0), FloatBuffer(count: 0)]
+    /// Per BatchNorm layer: every worker's partial sums (forward moments, backward sums).
+    var partials: [Int: UnsafeMutablePointer<Double>] = [:]
+    var partialsCapacity = 0
+
+    /// A workspace running passes on `threads` threads.
+    public init(threads: Int = Parallel.threads) {
+        pool = WorkerPool(size: threads)
+        columns = (0..<pool.size).map { _ in FloatBuffer(count: 0) }
+    }
+
+    deinit { for p in partials.values { p.deallocate() } }
+
+    public var threads: Int { pool.size }
+
+    /// Threads worth using for `n` samples: each needs at least one.
+    func workers(for n: Int) -> Int { min(pool.size, n) }
+
+    func prepare(_ network: Network, batch n: Int, workers: Int) {
+        let perWorker = (n + workers - 1) / workers
+        let columnSize = network.layers.compactMap { $0.geometry.map { $0.columnRows * $0.gridSize } }.max() ?? 0
+        for w in 0..<workers { columns[w].reserve(columnSize * perWorker) }
+        let widest = network.layers.map { layer -> Int in
+            if case .batchNorm2d(let c) = layer.spec { return c } else { return 0 }
+        }.max()!
+        let needed = 4 * widest * workers
+        if needed > partialsCapacity {
+            for p in partials.values { p.deallocate() }
+            partials = [:]
+            partialsCapacity = needed
+        }
+        for (i, layer) in network.layers.enumerated() where partials[i] == nil {
+            if case .batchNorm2d = layer.spec {
+                partials[i] = .allocate(capacity: partialsCapacity)
+            }
+        }
+    }
+
+    /// Runs `body(worker, samples)` over the batch split into `workers` contiguous sample ranges;
+    /// a single worker gets OpenBLAS's threads instead.
+    func run(batch n: Int, workers: Int, _ body: @escaping (Int, SampleRange) -> Void) {
+        if workers == 1 {
+            Parallel.withBLASThreads(pool.size) { body(0, SampleRange(batch: n)) }
+        } else {
+            pool.run(workers: workers) { w in body(w, SampleRange(batch: n, (n * w / workers)..<(n * (w + 1) / workers))) }
+        }
+    }
 }
 
 extension Network {
@@ -206,95 +254,157 @@ extension Network {
     /// Returns the output (channel-major), owned by `trace`.
     @discardableResult
     public func forward(_ input: UnsafePointer<Float>, batch n: Int, mode: ForwardMode, trace: Trace,
-                        scratch: BackwardScratch) -> UnsafeMutablePointer<Float> {
+                        workspace: Workspace) -> UnsafeMutablePointer<Float> {
         trace.prepare(for: self, batch: n, mode: mode)
         trace.activations[0].pointer.update(from: input, count: n * inputShape.count)
-        for (i, layer) in layers.enumerated() {
-            let x = UnsafePointer(trace.activations[i].pointer), y = trace.activations[i + 1].pointer
-            switch layer.spec {
-            case .conv2d(let s):
-                let g = layer.geometry!
-                let col: UnsafeMutablePointer<Float>
-                if case .train = mode {
-                    col = trace.saved[i].pointer
-                } else {
-                    scratch.columns.reserve(g.columnRows * n * g.gridSize)
-                    col = scratch.columns.pointer
-                }
-                conv2dForward(x: x, y: y, col: col, weight: param(layer.weight!), bias: param(layer.bias!),
-                              outChannels: s.outChannels, geometry: g, batch: n)
-            case .convTranspose2d(let s):
-                let g = layer.geometry!
-                scratch.columns.reserve(g.columnRows * n * g.gridSize)
-                convTranspose2dForward(x: x, y: y, colScratch: scratch.columns.pointer, weight: param(layer.weight!),
-                                       bias: param(layer.bias!), inChannels: s.inChannels, geometry: g, batch: n)
-            case .batchNorm2d(let c):
-                let m = n * layer.output.height * layer.output.width
-                switch mode {
-                case .train(let update):
-                    let stats = trace.saved[i].pointer
-                    let running = update
-                        ? (mean: store.buffers + layer.runningMean!.offset, variance: store.buffers + layer.runningVariance!.offset)
-                        : nil
-                    BatchNorm.forwardTrain(x: x, y: y, gamma: param(layer.weight!), beta: param(layer.bias!),
-                                           mean: stats, invStd: stats + c, running: running, channels: c, perChannel: m)
-                    if update { store.counters[layer.counter!] += 1 }
-                case .eval:
-                    BatchNorm.forwardEval(x: x, y: y, gamma: param(layer.weight!), beta: param(layer.bias!),
-                                          runningMean: store.buffers + layer.runningMean!.offset,
-                                          runningVariance: store.buffers + layer.runningVariance!.offset,
-                                          channels: c, perChannel: m)
-                }
-            case .activation(let f):
-                f.forward(x, y, count: n * layer.output.count)
-            }
+        let workers = workspace.workers(for: n)
+        workspace.prepare(self, batch: n, workers: workers)
+        workspace.run(batch: n, workers: workers) { w, s in
+            for i in self.layers.indices { self.forwardLayer(i, s, worker: w, workers: workers, mode: mode, trace: trace, workspace: workspace) }
+        }
+        if mode == .train(updateRunningStats: true) {
+            for layer in layers { if let counter = layer.counter { store.counters[counter] += 1 } }
         }
         return trace.output
+    }
+
+    private func forwardLayer(_ i: Int, _ s: SampleRange, worker w: Int, workers: Int, mode: ForwardMode, trace: Trace,
+                              workspace: Workspace) {
+        let layer = layers[i], n = s.batch
+        let x = UnsafePointer(trace.activations[i].pointer), y = trace.activations[i + 1].pointer
+        let plane = layer.output.height * layer.output.width
+        switch layer.spec {
+        case .conv2d(let spec):
+            let g = layer.geometry!
+            let (col, ldCol): (UnsafeMutablePointer<Float>, Int)
+            if case .train = mode {
+                (col, ldCol) = (trace.saved[i].pointer + s.first * g.gridSize, n * g.gridSize)
+            } else {
+                (col, ldCol) = (workspace.columns[w].pointer, s.count * g.gridSize)
+            }
+            conv2dForward(x: x, y: y, col: col, ldCol: ldCol, weight: param(layer.weight!), bias: param(layer.bias!),
+                          outChannels: spec.outChannels, geometry: g, samples: s)
+        case .convTranspose2d(let spec):
+            convTranspose2dForward(x: x, y: y, colScratch: workspace.columns[w].pointer, weight: param(layer.weight!),
+                                   bias: param(layer.bias!), inChannels: spec.inChannels, geometry: layer.geometry!, samples: s)
+        case .batchNorm2d(let c):
+            switch mode {
+            case .train(let update):
+                let partials = workspace.partials[i]!
+                BatchNorm.moments(x, s, channels: c, plane: plane, into: partials + w * 2 * c)
+                workspace.pool.barrier()
+                var total = [Double](repeating: 0, count: 2 * c)
+                for other in 0..<workers { for k in 0..<(2 * c) { total[k] += partials[other * 2 * c + k] } }
+                // Every worker derives the same statistics; worker 0 keeps them and updates the running ones.
+                var local = [Float](repeating: 0, count: 2 * c)
+                local.withUnsafeMutableBufferPointer { stats in
+                    let running = (update && w == 0)
+                        ? (mean: store.buffers + layer.runningMean!.offset, variance: store.buffers + layer.runningVariance!.offset)
+                        : nil
+                    BatchNorm.statistics(moments: total, channels: c, count: n * plane, mean: stats.baseAddress!,
+                                         invStd: stats.baseAddress! + c, running: running)
+                    if w == 0 { trace.saved[i].pointer.update(from: stats.baseAddress!, count: 2 * c) }
+                    BatchNorm.normalize(x, y, s, channels: c, plane: plane, gamma: param(layer.weight!), beta: param(layer.bias!),
+                                        mean: stats.baseAddress!, invStd: stats.baseAddress! + c)
+                }
+            case .eval:
+                BatchNorm.normalizeEval(x, y, s, channels: c, plane: plane, gamma: param(layer.weight!), beta: param(layer.bias!),
+                                        runningMean: store.buffers + layer.runningMean!.offset,
+                                        runningVariance: store.buffers + layer.runningVariance!.offset)
+            }
+        case .activation(let f):
+            f.forward(x, y, s, channels: layer.output.channels, plane: plane)
+        }
     }
 
     /// Backpropagates `outputGrad` (channel-major, same shape as the trace's output) through the
     /// pass recorded in `trace`, which must be a training-mode pass.
     /// With `parameterGradients`, adds into the store's gradients; with `inputGradient`, returns
-    /// the gradient with respect to the input (valid until the next backward on `scratch`).
+    /// the gradient with respect to the input (valid until the next pass on `workspace`).
+    ///
+    /// Threads own sample ranges for input gradients and split weight gradients by rows, each row
+    /// summed over the whole batch, so no thread needs a private copy of the gradients.
     @discardableResult
-    public func backward(_ outputGrad: UnsafePointer<Float>, trace: Trace, scratch: BackwardScratch,
+    public func backward(_ outputGrad: UnsafePointer<Float>, trace: Trace, workspace: Workspace,
                          parameterGradients: Bool, inputGradient: Bool) -> UnsafePointer<Float>? {
         guard case .train = trace.mode else { preconditionFailure("backward needs a training-mode trace") }
         let n = trace.batch
-        let maxActivation = layers.map { max($0.input.count, $0.output.count) }.max()! * n
-        scratch.gradIn.reserve(maxActivation)
-        scratch.gradOut.reserve(maxActivation)
-        scratch.gradOut.pointer.update(from: outputGrad, count: n * outputShape.count)
-        for i in stride(from: layers.count - 1, through: 0, by: -1) {
-            let layer = layers[i]
-            let dy = UnsafePointer(scratch.gradOut.pointer)
-            let dx: UnsafeMutablePointer<Float>? = (i > 0 || inputGradient) ? scratch.gradIn.pointer : nil
-            let x = UnsafePointer(trace.activations[i].pointer), y = UnsafePointer(trace.activations[i + 1].pointer)
-            let wg = parameterGradients ? layer.weight.map(grad) : nil
-            let bg = parameterGradients ? layer.bias.map(grad) : nil
-            switch layer.spec {
-            case .conv2d(let s):
-                let g = layer.geometry!
-                scratch.columns.reserve(g.columnRows * n * g.gridSize)
-                conv2dBackward(dy: dy, col: trace.saved[i].pointer, weight: param(layer.weight!), weightGrad: wg, biasGrad: bg,
-                               dx: dx, colScratch: scratch.columns.pointer, outChannels: s.outChannels, geometry: g, batch: n)
-            case .convTranspose2d(let s):
-                let g = layer.geometry!
-                scratch.columns.reserve(g.columnRows * n * g.gridSize)
-                convTranspose2dBackward(dy: dy, x: x, weight: param(layer.weight!), weightGrad: wg, biasGrad: bg,
-                                        dx: dx, colScratch: scratch.columns.pointer, inChannels: s.inChannels,
-                                        geometry: g, batch: n)
-            case .batchNorm2d(let c):
-                let stats = trace.saved[i].pointer
-                BatchNorm.backwardTrain(dy: dy, x: x, gamma: param(layer.weight!), mean: stats, invStd: stats + c,
-                                        gammaGrad: wg, betaGrad: bg, dx: dx, channels: c,
-                                        perChannel: n * layer.output.height * layer.output.width)
-            case .activation(let f):
-                if let dx { f.backward(dy: dy, y: y, dx: dx, count: n * layer.output.count) }
+        let largest = layers.map { max($0.input.count, $0.output.count) }.max()! * n
+        for buffer in workspace.flowing { buffer.reserve(largest) }
+        workspace.flowing[0].pointer.update(from: outputGrad, count: n * outputShape.count)
+        let workers = workspace.workers(for: n)
+        workspace.prepare(self, batch: n, workers: workers)
+        let transposedColumns = layers.map { layer -> Int in
+            if case .convTranspose2d = layer.spec, let g = layer.geometry { return g.columnRows * g.gridSize } else { return 0 }
+        }.max()!
+        workspace.sharedColumns.reserve(transposedColumns * n)
+        var finalIndex = 0
+        workspace.run(batch: n, workers: workers) { w, s in
+            var k = 0
+            for i in self.layers.indices.reversed() {
+                let last = i == 0 && !inputGradient
+                self.backwardLayer(i, s, worker: w, workers: workers, trace: trace, workspace: workspace,
+                                   dy: workspace.flowing[k % 2].pointer, dx: last ? nil : workspace.flowing[(k + 1) % 2].pointer,
+                                   parameterGradients: parameterGradients)
+                if last { break }
+                k += 1
+                // The next layer needs this one's input gradient for the whole batch (weight gradients
+                // sum over all samples), and writes into the buffer this one read, in another layout.
+                workspace.pool.barrier()
             }
-            if dx == nil { break }
-            swap(&scratch.gradIn, &scratch.gradOut)
+            if w == 0 { finalIndex = k % 2 }
         }
-        return inputGradient ? UnsafePointer(scratch.gradOut.pointer) : nil
+        return inputGradient ? UnsafePointer(workspace.flowing[finalIndex].pointer) : nil
+    }
+
+    private func backwardLayer(_ i: Int, _ s: SampleRange, worker w: Int, workers: Int, trace: Trace, workspace: Workspace,
+                               dy: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>?, parameterGradients: Bool) {
+        let layer = layers[i], n = s.batch
+        let x = UnsafePointer(trace.activations[i].pointer), y = UnsafePointer(trace.activations[i + 1].pointer)
+        let plane = layer.output.height * layer.output.width
+        /// This worker's share of `count` rows.
+        func share(_ count: Int) -> Range<Int> { (count * w / workers)..<(count * (w + 1) / workers) }
+        switch layer.spec {
+        case .conv2d(let spec):
+            let g = layer.geometry!
+            if parameterGradients {
+                conv2dWeightGradient(dy: dy, col: trace.saved[i].pointer, ldCol: n * g.gridSize, weightGrad: grad(layer.weight!),
+                                     biasGrad: grad(layer.bias!), rows: share(spec.outChannels), geometry: g, batch: n)
+            }
+            if let dx {
+                conv2dInputGradient(dy: dy, weight: param(layer.weight!), dx: dx, colScratch: workspace.columns[w].pointer,
+                                    outChannels: spec.outChannels, geometry: g, samples: s)
+            }
+        case .convTranspose2d(let spec):
+            let g = layer.geometry!, dcol = workspace.sharedColumns.pointer
+            im2col(dy, s, dcol + s.first * g.gridSize, ldCol: n * g.gridSize, g)
+            workspace.pool.barrier()
+            if parameterGradients {
+                convTranspose2dWeightGradient(dy: dy, x: x, dcol: dcol, weightGrad: grad(layer.weight!), biasGrad: grad(layer.bias!),
+                                              rows: share(spec.inChannels), biasChannels: share(spec.outChannels),
+                                              geometry: g, batch: n)
+            }
+            if let dx {
+                convTranspose2dInputGradient(dcol: dcol, weight: param(layer.weight!), dx: dx, inChannels: spec.inChannels,
+                                             geometry: g, samples: s)
+            }
+        case .batchNorm2d(let c):
+            let stats = trace.saved[i].pointer, partials = workspace.partials[i]! + 2 * c * workers
+            BatchNorm.backwardSums(dy: dy, x: x, s, channels: c, plane: plane, mean: stats, invStd: stats + c,
+                                   into: partials + w * 2 * c)
+            workspace.pool.barrier()
+            var total = [Double](repeating: 0, count: 2 * c)
+            for other in 0..<workers { for k in 0..<(2 * c) { total[k] += partials[other * 2 * c + k] } }
+            if parameterGradients && w == 0 {
+                let gammaGrad = grad(layer.weight!), betaGrad = grad(layer.bias!)
+                for k in 0..<c { betaGrad[k] += Float(total[k]); gammaGrad[k] += Float(total[c + k]) }
+            }
+            if let dx {
+                BatchNorm.backwardInput(dy: dy, x: x, dx: dx, s, channels: c, plane: plane, gamma: param(layer.weight!),
+                                        mean: stats, invStd: stats + c, sums: total, count: n * plane)
+            }
+        case .activation(let f):
+            if let dx { f.backward(dy: dy, y: y, dx: dx, s, channels: layer.output.channels, plane: plane) }
+        }
     }
 }

@@ -1,26 +1,83 @@
 import CBLAS
-import Dispatch
+import Foundation
 
-/// How many cores the engine uses: the chunks of its own loops and OpenBLAS's threads.
+/// How many cores the engine uses. A batch is split into one contiguous range of samples per
+/// thread (data parallelism); each thread calls a single-threaded OpenBLAS on its own range.
 public enum Parallel {
     nonisolated(unsafe) public private(set) static var threads = 1
 
-    /// Sets the engine's thread count and OpenBLAS's together, so they never oversubscribe.
+    /// Sets the engine's thread count. OpenBLAS runs single-threaded inside the engine's own
+    /// threads, so the two never oversubscribe the cores.
     public static func setThreads(_ n: Int) {
         threads = max(1, n)
-        openblas_set_num_threads(Int32(threads))
+        openblas_set_num_threads(1)
     }
 
-    /// Runs `body` over `0..<count` split into one contiguous range per thread.
-    /// Runs inline when the work is small (`count * costPerItem` under ~32k operations).
-    public static func forEach(_ count: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
-        let chunks = min(threads, count)
-        if chunks <= 1 || count * costPerItem < 32_768 {
-            body(0..<count)
-            return
+    /// Runs `body` with OpenBLAS allowed `threads` threads: for work too small to split by sample.
+    static func withBLASThreads<T>(_ threads: Int, _ body: () -> T) -> T {
+        guard threads > 1 else { return body() }
+        openblas_set_num_threads(Int32(threads))
+        defer { openblas_set_num_threads(1) }
+        return body()
+    }
+}
+
+/// A fixed set of threads that run one closure together, with a barrier between phases
+/// (BatchNorm needs every thread's partial sums before any thread can normalise).
+/// The caller's thread is worker 0; the others wait for work between runs and end with the pool.
+public final class WorkerPool: @unchecked Sendable {
+    public let size: Int
+    private let state: State
+
+    private final class State: @unchecked Sendable {
+        var body: ((Int) -> Void)?
+        var participants = 0
+        var stopping = false
+        let start: [DispatchSemaphore]
+        let done = DispatchSemaphore(value: 0)
+        var barrier = pthread_barrier_t()
+        init(size: Int) { start = (0..<size).map { _ in DispatchSemaphore(value: 0) } }
+    }
+
+    public init(size: Int) {
+        self.size = max(1, size)
+        state = State(size: self.size)
+        for w in 1..<self.size {
+            let state = self.state
+            let thread = Thread {
+                while true {
+                    state.start[w].wait()
+                    if state.stopping { return }
+                    state.body?(w)
+                    state.done.signal()
+                }
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
         }
-        DispatchQueue.concurrentPerform(iterations: chunks) { i in
-            body((count * i / chunks)..<(count * (i + 1) / chunks))
-        }
+    }
+
+    deinit {
+        state.stopping = true
+        for w in 1..<size { state.start[w].signal() }
+    }
+
+    /// Runs `body(worker)` on `workers` threads (at most `size`) and returns when all have finished.
+    public func run(workers: Int, _ body: @escaping (Int) -> Void) {
+        let n = min(max(workers, 1), size)
+        state.participants = n
+        pthread_barrier_init(&state.barrier, nil, UInt32(n))
+        defer { pthread_barrier_destroy(&state.barrier) }
+        guard n > 1 else { body(0); return }
+        state.body = body
+        for w in 1..<n { state.start[w].signal() }
+        body(0)
+        for _ in 1..<n { state.done.wait() }
+        state.body = nil
+    }
+
+    /// Waits until every worker of the current run has reached this point.
+    public func barrier() {
+        if state.participants > 1 { pthread_barrier_wait(&state.barrier) }
     }
 }

@@ -37,7 +37,7 @@ public final class Objective {
     public let model: IGNModel
     public var config: ObjectiveConfig
     private let traceX = Trace(), traceZ = Trace(), traceFZ = Trace()
-    private let scratch = BackwardScratch()
+    private let workspace = Workspace()
     private let gradFX = FloatBuffer(count: 0), gradFFZ = FloatBuffer(count: 0)
     private let gradThroughFrozen = FloatBuffer(count: 0), gradFZ = FloatBuffer(count: 0)
 
@@ -54,9 +54,9 @@ public final class Objective {
         let c = config, d = c.distance
         network.store.zeroGradients()
         let mode = ForwardMode.train(updateRunningStats: true)
-        let fx = UnsafePointer(network.forward(x, batch: n, mode: mode, trace: traceX, scratch: scratch))
-        let fz = UnsafePointer(network.forward(z, batch: n, mode: mode, trace: traceZ, scratch: scratch))
-        let ffz = UnsafePointer(network.forward(fz, batch: n, mode: mode, trace: traceFZ, scratch: scratch))
+        let fx = UnsafePointer(network.forward(x, batch: n, mode: mode, trace: traceX, workspace: workspace))
+        let fz = UnsafePointer(network.forward(z, batch: n, mode: mode, trace: traceZ, workspace: workspace))
+        let ffz = UnsafePointer(network.forward(fz, batch: n, mode: mode, trace: traceFZ, workspace: workspace))
 
         let rec = d.perSample(fx, x, batch: n, shape: shape)
         let idem = d.perSample(ffz, fz, batch: n, shape: shape)  // also −T: f'fz and ffz coincide
@@ -79,21 +79,21 @@ public final class Objective {
         // Reconstruction: through f(x).
         d.accumulateGradient(fx, x, weights: Array(repeating: c.lambdaRec * batchMean, count: n),
                              gradA: gradFX.pointer, gradB: nil, batch: n, shape: shape)
-        network.backward(gradFX.pointer, trace: traceX, scratch: scratch, parameterGradients: true, inputGradient: false)
+        network.backward(gradFX.pointer, trace: traceX, workspace: workspace, parameterGradients: true, inputGradient: false)
 
         // Tightness: through the outer pass f(fz') only; T = −D(ffz, fz').
         d.accumulateGradient(ffz, fz, weights: dTight.map { -c.lambdaTight * batchMean * $0 },
                              gradA: gradFFZ.pointer, gradB: nil, batch: n, shape: shape)
-        network.backward(gradFFZ.pointer, trace: traceFZ, scratch: scratch, parameterGradients: true, inputGradient: false)
+        network.backward(gradFFZ.pointer, trace: traceFZ, workspace: workspace, parameterGradients: true, inputGradient: false)
 
         // Idempotence: both arguments of D(f'(fz), fz) depend on fz; f' passes gradient to its input only.
         d.accumulateGradient(ffz, fz, weights: Array(repeating: c.lambdaIdem * batchMean, count: n),
                              gradA: gradThroughFrozen.pointer, gradB: gradFZ.pointer, batch: n, shape: shape)
-        let viaFrozen = network.backward(gradThroughFrozen.pointer, trace: traceFZ, scratch: scratch,
+        let viaFrozen = network.backward(gradThroughFrozen.pointer, trace: traceFZ, workspace: workspace,
                                          parameterGradients: false, inputGradient: true)!
         let g = gradFZ.pointer
         for i in 0..<count { g[i] += viaFrozen[i] }
-        network.backward(g, trace: traceZ, scratch: scratch, parameterGradients: true, inputGradient: false)
+        network.backward(g, trace: traceZ, workspace: workspace, parameterGradients: true, inputGradient: false)
         return losses
     }
 }

@@ -6,7 +6,7 @@ import Engine
 public final class Projector {
     public let model: IGNModel
     private let trace = Trace()
-    private let scratch = BackwardScratch()
+    private let workspace = Workspace()
     private let input = FloatBuffer(count: 0)
 
     public init(model: IGNModel) { self.model = model }
@@ -22,7 +22,7 @@ public final class Projector {
         var current = UnsafePointer(input.pointer)
         for _ in 0..<steps {
             let out = model.network.forward(current, batch: n, mode: trainMode ? .train(updateRunningStats: false) : .eval,
-                                            trace: trace, scratch: scratch)
+                                            trace: trace, workspace: workspace)
             var nchw = [Float](repeating: 0, count: n * shape.count)
             nchw.withUnsafeMutableBufferPointer { Layout.toSampleMajor(out, $0.baseAddress!, batch: n, shape: shape) }
             results.append(nchw)

@@ -21,8 +21,8 @@ struct GradientCheck {
     }
 
     func loss(_ x: [Float]) -> Double {
-        let trace = Trace(), scratch = BackwardScratch()
-        let out = x.withUnsafeBufferPointer { network.forward($0.baseAddress!, batch: batch, mode: mode, trace: trace, scratch: scratch) }
+        let trace = Trace(), scratch = Workspace()
+        let out = x.withUnsafeBufferPointer { network.forward($0.baseAddress!, batch: batch, mode: mode, trace: trace, workspace: scratch) }
         return withExtendedLifetime(trace) {
             (0..<probe.count).reduce(0.0) { $0 + Double(out[$1]) * Double(probe[$1]) }
         }
@@ -30,11 +30,11 @@ struct GradientCheck {
 
     /// Analytic gradients: (input gradient, parameter gradients).
     func analytic() -> ([Float], [Float]) {
-        let trace = Trace(), scratch = BackwardScratch()
-        input.withUnsafeBufferPointer { _ = network.forward($0.baseAddress!, batch: batch, mode: mode, trace: trace, scratch: scratch) }
+        let trace = Trace(), scratch = Workspace()
+        input.withUnsafeBufferPointer { _ = network.forward($0.baseAddress!, batch: batch, mode: mode, trace: trace, workspace: scratch) }
         network.store.zeroGradients()
         let dx = probe.withUnsafeBufferPointer {
-            network.backward($0.baseAddress!, trace: trace, scratch: scratch, parameterGradients: true, inputGradient: true)!
+            network.backward($0.baseAddress!, trace: trace, workspace: scratch, parameterGradients: true, inputGradient: true)!
         }
         return withExtendedLifetime((trace, scratch)) {
             (Array(UnsafeBufferPointer(start: dx, count: input.count)),

@@ -14,9 +14,12 @@ final class LayerSemanticsTests: XCTestCase {
             let w = rng.normals(cout * cin * k * k), zeroBias = [Float](repeating: 0, count: max(cin, cout))
             var convX = [Float](repeating: 0, count: y.count), convTY = [Float](repeating: 0, count: x.count)
             var col = [Float](repeating: 0, count: g.columnRows * n * g.gridSize)
-            conv2dForward(x: x, y: &convX, col: &col, weight: w, bias: zeroBias, outChannels: cout, geometry: g, batch: n)
+            let all = SampleRange(batch: n)
+            conv2dForward(x: x, y: &convX, col: &col, ldCol: n * g.gridSize, weight: w, bias: zeroBias, outChannels: cout,
+                          geometry: g, samples: all)
             // A ConvTranspose2d weight is [Cin_T, Cout_T, k, k] = [cout, cin, k, k]: the conv weight as stored.
-            convTranspose2dForward(x: y, y: &convTY, colScratch: &col, weight: w, bias: zeroBias, inChannels: cout, geometry: g, batch: n)
+            convTranspose2dForward(x: y, y: &convTY, colScratch: &col, weight: w, bias: zeroBias, inChannels: cout,
+                                   geometry: g, samples: all)
             let lhs = zip(convX, y).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             let rhs = zip(x, convTY).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             XCTAssertEqual(lhs, rhs, accuracy: 1e-4 * max(1, abs(lhs)), "k\(k) s\(s) p\(p) size \(size)")
@@ -31,7 +34,7 @@ final class LayerSemanticsTests: XCTestCase {
         let g = ConvGeometry(channels: c, kernel: k, stride: s, padding: p, imageH: h, imageW: w, gridH: oh, gridW: ow)
         let image = (0..<(c * n * h * w)).map { Float($0) + 1 }
         var col = [Float](repeating: -1, count: g.columnRows * n * oh * ow)
-        im2col(image, &col, g, batch: n)
+        im2col(image, SampleRange(batch: n), &col, ldCol: n * oh * ow, g)
         for ci in 0..<c { for ki in 0..<k { for kj in 0..<k { for b in 0..<n { for y in 0..<oh { for x in 0..<ow {
             let iy = y * s - p + ki, ix = x * s - p + kj
             let inside = iy >= 0 && iy < h && ix >= 0 && ix < w
@@ -47,8 +50,8 @@ final class LayerSemanticsTests: XCTestCase {
         gamma[0] = 2; gamma[1] = 1; beta[0] = 0.5; beta[1] = -1
         // Channel-major [C][N][H][W] with N = 2: channel 0 holds 1, 2, 3, 4; channel 1 holds 10, 10, 10, 14.
         let x: [Float] = [1, 2, 3, 4, 10, 10, 10, 14]
-        let trace = Trace(), scratch = BackwardScratch()
-        let out = Array(UnsafeBufferPointer(start: net.forward(x, batch: 2, mode: .train(updateRunningStats: true), trace: trace, scratch: scratch), count: 8))
+        let trace = Trace(), scratch = Workspace()
+        let out = Array(UnsafeBufferPointer(start: net.forward(x, batch: 2, mode: .train(updateRunningStats: true), trace: trace, workspace: scratch), count: 8))
         let mean0: Float = 2.5, var0: Float = 1.25  // biased
         for i in 0..<4 {
             let expected: Float = 2 * (x[i] - mean0) / (var0 + 1e-5).squareRoot() + 0.5
@@ -62,11 +65,11 @@ final class LayerSemanticsTests: XCTestCase {
         XCTAssertEqual(net.store.counters, [1])
 
         // Eval mode normalises with the running statistics.
-        let eval = Array(UnsafeBufferPointer(start: net.forward(x, batch: 2, mode: .eval, trace: trace, scratch: scratch), count: 8))
+        let eval = Array(UnsafeBufferPointer(start: net.forward(x, batch: 2, mode: .eval, trace: trace, workspace: scratch), count: 8))
         XCTAssertEqual(eval[4], 1 * (10 - rm[1]) / (rv[1] + 1e-5).squareRoot() - 1, accuracy: 1e-5)
         // A train pass that does not update leaves the statistics alone.
         let before = Array(UnsafeBufferPointer(start: rm, count: 4))
-        net.forward(x, batch: 2, mode: .train(updateRunningStats: false), trace: trace, scratch: scratch)
+        net.forward(x, batch: 2, mode: .train(updateRunningStats: false), trace: trace, workspace: scratch)
         XCTAssertEqual(Array(UnsafeBufferPointer(start: rm, count: 4)), before)
         XCTAssertEqual(net.store.counters, [1])
     }

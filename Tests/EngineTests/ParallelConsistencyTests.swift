@@ -1,0 +1,71 @@
+import Engine
+import XCTest
+
+/// Splitting a batch across threads must not change what a pass computes: eval-mode outputs are
+/// identical, train-mode statistics and gradients agree to rounding.
+final class ParallelConsistencyTests: XCTestCase {
+    func makeNetwork() throws -> Network {
+        let net = try Network(input: SampleShape(channels: 2, height: 8, width: 8), layers: [
+            ("a", .conv2d(ConvSpec(2, 6, kernel: 4, stride: 2, padding: 1))), ("b", .batchNorm2d(channels: 6)),
+            ("c", .activation(.leakyReLU(slope: 0.2))), ("d", .conv2d(ConvSpec(6, 8, kernel: 4, stride: 1, padding: 0))),
+            ("e", .convTranspose2d(ConvSpec(8, 4, kernel: 4, stride: 1, padding: 0))), ("f", .batchNorm2d(channels: 4)),
+            ("g", .activation(.relu)), ("h", .convTranspose2d(ConvSpec(4, 2, kernel: 4, stride: 2, padding: 1))),
+            ("i", .activation(.tanh)),
+        ])
+        var rng = RandomSource(seed: 3)
+        rng.fillNormal(net.store.parameters, count: net.store.count, std: 0.3)
+        return net
+    }
+
+    struct Result { var eval: [Float]; var train: [Float]; var inputGrad: [Float]; var paramGrad: [Float]; var running: [Float] }
+
+    func run(_ net: Network, threads: Int, batch n: Int, input: [Float], probe: [Float]) -> Result {
+        net.resetBatchNormState()
+        let workspace = Workspace(threads: threads), trace = Trace()
+        let outCount = n * net.outputShape.count
+        let eval = Array(UnsafeBufferPointer(start: net.forward(input, batch: n, mode: .eval, trace: trace, workspace: workspace), count: outCount))
+        let train = Array(UnsafeBufferPointer(start: net.forward(input, batch: n, mode: .train(updateRunningStats: true), trace: trace, workspace: workspace), count: outCount))
+        net.store.zeroGradients()
+        let dx = net.backward(probe, trace: trace, workspace: workspace, parameterGradients: true, inputGradient: true)!
+        return Result(eval: eval, train: train, inputGrad: Array(UnsafeBufferPointer(start: dx, count: input.count)),
+                      paramGrad: Array(UnsafeBufferPointer(start: net.store.gradients, count: net.store.count)),
+                      running: Array(UnsafeBufferPointer(start: net.store.buffers, count: net.store.bufferCount)))
+    }
+
+    func testThreadCountsAgree() throws {
+        let net = try makeNetwork()
+        let n = 7
+        var rng = RandomSource(seed: 4)
+        let input = rng.normals(n * net.inputShape.count), probe = rng.normals(n * net.outputShape.count)
+        let one = run(net, threads: 1, batch: n, input: input, probe: probe)
+        for threads in [2, 3, 8] {
+            let many = run(net, threads: threads, batch: n, input: input, probe: probe)
+            XCTAssertEqual(many.eval, one.eval, "eval mode is per sample: identical for \(threads) threads")
+            func close(_ a: [Float], _ b: [Float], _ what: String) {
+                let scale = b.map(abs).max()!
+                XCTAssertGreaterThan(scale, 1e-3, what)
+                XCTAssertLessThan(zip(a, b).map { abs($0 - $1) }.max()! / scale, 1e-5, "\(what), \(threads) threads")
+            }
+            close(many.train, one.train, "train-mode output")
+            close(many.inputGrad, one.inputGrad, "input gradient")
+            close(many.paramGrad, one.paramGrad, "parameter gradients")
+            close(many.running, one.running, "running statistics")
+        }
+    }
+
+    /// Parameter-only backward passes accumulate: two passes give twice one pass's gradient.
+    func testParameterGradientsAccumulateAcrossPasses() throws {
+        let net = try makeNetwork()
+        let n = 4
+        var rng = RandomSource(seed: 5)
+        let input = rng.normals(n * net.inputShape.count), probe = rng.normals(n * net.outputShape.count)
+        let workspace = Workspace(threads: 2), trace = Trace()
+        net.forward(input, batch: n, mode: .train(updateRunningStats: false), trace: trace, workspace: workspace)
+        net.store.zeroGradients()
+        net.backward(probe, trace: trace, workspace: workspace, parameterGradients: true, inputGradient: false)
+        let once = Array(UnsafeBufferPointer(start: net.store.gradients, count: net.store.count))
+        net.backward(probe, trace: trace, workspace: workspace, parameterGradients: true, inputGradient: false)
+        let twice = Array(UnsafeBufferPointer(start: net.store.gradients, count: net.store.count))
+        for i in 0..<once.count { XCTAssertEqual(twice[i], 2 * once[i], accuracy: 1e-5 * max(1, abs(once[i]))) }
+    }
+}
