@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "IGN", dependencies: [
             "Engine",
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], resources: [.copy("Models")]),
         // Decode/encode, colour and channels, corruptions, resize/tiling, metrics, contact sheets.
         .target(name: "Imaging", dependencies: ["CVips"]),
         // The command-line tool.

@@ -1,11 +1,7 @@
 import Foundation
 import IGN
 
-/// Resolves `--model`: a path to a safetensors file.
+/// Resolves `--model`: a path to a safetensors file or the name of a bundled model.
 func loadModel(_ nameOrPath: String) throws -> IGNModel {
-    let url = URL(fileURLWithPath: nameOrPath)
-    guard FileManager.default.fileExists(atPath: url.path) else {
-        throw CommandError("\(nameOrPath): no such model file")
-    }
-    return try IGNModel.load(url)
+    try BundledModels.load(nameOrPath)
 }

@@ -1,0 +1,34 @@
+import Foundation
+
+/// The models shipped inside the package (trained by ign itself), and `--model` resolution.
+public enum BundledModels {
+    /// The folder holding the bundled `NAME.safetensors` files and `NAME.md` model cards.
+    public static var directory: URL? { Bundle.module.url(forResource: "Models", withExtension: nil) }
+
+    /// Names of the bundled models, sorted.
+    public static var names: [String] {
+        guard let dir = directory,
+              let files = try? FileManager.default.contentsOfDirectory(atPath: dir.path) else { return [] }
+        return files.filter { $0.hasSuffix(".safetensors") }.map { String($0.dropLast(".safetensors".count)) }.sorted()
+    }
+
+    /// The model card of a bundled model.
+    public static func card(_ name: String) -> String? {
+        directory.flatMap { try? String(contentsOf: $0.appendingPathComponent("\(name).md"), encoding: .utf8) }
+    }
+
+    /// `--model` takes a path to a safetensors file or the name of a bundled model.
+    public static func resolve(_ nameOrPath: String) throws -> URL {
+        if FileManager.default.fileExists(atPath: nameOrPath) { return URL(fileURLWithPath: nameOrPath) }
+        if let dir = directory, names.contains(nameOrPath) {
+            return dir.appendingPathComponent("\(nameOrPath).safetensors")
+        }
+        let known = names.isEmpty ? "none bundled yet" : "bundled: \(names.joined(separator: ", "))"
+        throw ModelError("\(nameOrPath): no such model file or bundled model (\(known))")
+    }
+
+    /// Loads a model by path or bundled name.
+    public static func load(_ nameOrPath: String) throws -> IGNModel {
+        try IGNModel.load(resolve(nameOrPath))
+    }
+}
