@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
     ],
     targets: [
         // C libraries from Debian's packages.
@@ -34,9 +35,13 @@ let package = Package(
         ], resources: [.copy("Models")]),
         // Decode/encode, colour and channels, corruptions, resize/tiling, metrics, contact sheets.
         .target(name: "Imaging", dependencies: ["CVips"]),
+        // `ign eval`: reconstruction, drift, denoising/colorization/sketch figures against libvips baselines.
+        .target(name: "Evaluation", dependencies: ["IGN", "Imaging"]),
+        // Folder-to-folder batch projection: discovery, bounded stages, metrics, resume, pipeline files.
+        .target(name: "Pipeline", dependencies: ["IGN", "Engine", "Imaging", .product(name: "Yams", package: "Yams")]),
         // The command-line tool.
         .executableTarget(name: "ign", dependencies: [
-            "IGN", "Engine", "Imaging",
+            "IGN", "Engine", "Imaging", "Evaluation", "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -44,6 +49,8 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "IGNTests", dependencies: ["IGN", "Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "CVips"]),
+        // Depends on the executable so that `swift test` builds `ign` for the end-to-end tests.
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "IGN", "Imaging", "ign"]),
     ],
     swiftLanguageModes: [.v5]
 )

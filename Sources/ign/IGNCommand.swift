@@ -8,7 +8,7 @@ struct IGNCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ign",
         abstract: "Train Idempotent Generative Networks and run them as projectors over images, on the CPU.",
-        subcommands: [TrainCommand.self, ApplyCommand.self, SampleCommand.self, InterpolateCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, ApplyCommand.self, SampleCommand.self, InterpolateCommand.self, EvalCommand.self, ModelsCommand.self, BenchCommand.self])
 }
 
 /// Options every compute-heavy command shares.

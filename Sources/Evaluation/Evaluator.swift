@@ -1,0 +1,251 @@
+import Engine
+import Foundation
+import IGN
+import Imaging
+
+/// What `ign eval` measures and how.
+public struct EvaluationOptions: Sendable {
+    /// Test samples used (all when nil).
+    public var limit: Int?
+    public var seed: UInt64 = 0
+    /// Noise levels for denoising, in units of the 0–1 pixel range.
+    public var noiseSigmas: [Double] = [0.1, 0.2, 0.4]
+    /// Gaussian-blur σ (pixels) tried for the classical baseline; the best on the validation split is kept.
+    public var blurCandidates: [Double] = [0.5, 0.7, 0.85, 1.0, 1.25, 1.5, 2.0]
+    /// Validation samples used to tune the blur (taken from the validation set).
+    public var validationLimit = 500
+    /// Use batch statistics instead of running statistics.
+    public var trainMode = false
+    public var batch = 256
+    public init() {}
+}
+
+/// Mean and median of a per-sample figure.
+public struct Summary: Codable, Sendable {
+    public var mean: Double
+    public var median: Double
+    public init(_ values: [Double]) {
+        mean = values.reduce(0, +) / Double(max(values.count, 1))
+        let sorted = values.sorted()
+        median = sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+    }
+}
+
+/// The figures `ign eval` reports for one model on one held-out split.
+public struct EvaluationReport: Codable, Sendable {
+    public struct Drift: Codable, Sendable {
+        /// "test" or "noise".
+        public var source: String
+        /// After k applications: RMS(f^{k+1} − f^k) and ‖f^{k+1} − f^k‖ / ‖f^k‖.
+        public var applications: Int
+        public var rms: Summary
+        public var relative: Summary
+    }
+    public struct Denoising: Codable, Sendable {
+        public var sigma: Double
+        public var noisyPSNR: Double
+        public var modelPSNR: Double
+        public var blurPSNR: Double
+        public var blurSigma: Double
+        public var median3PSNR: Double
+    }
+    public struct Colorization: Codable, Sendable {
+        public var grayDeltaE: Double, modelDeltaE: Double, combinedDeltaE: Double
+        public var grayPSNR: Double, modelPSNR: Double, combinedPSNR: Double
+    }
+    public struct Sketch: Codable, Sendable {
+        public var sketchPSNR: Double, sketchSSIM: Double
+        public var modelPSNR: Double, modelSSIM: Double
+    }
+
+    public var model: String
+    public var arch: String
+    public var channels: Int
+    public var samples: Int
+    public var mode: String
+    public var reconstructionPSNR: Double
+    public var drift: [Drift]
+    public var denoising: [Denoising]
+    public var colorization: Colorization?
+    public var sketch: Sketch
+}
+
+/// Measures a model on held-out data: reconstruction, drift, denoising against libvips baselines,
+/// colorization (colour models) and sketch→image.
+public struct Evaluator {
+    public let model: IGNModel
+    public let options: EvaluationOptions
+    private let projector: Projector
+
+    public init(model: IGNModel, options: EvaluationOptions = EvaluationOptions()) {
+        self.model = model
+        self.options = options
+        projector = Projector(model: model)
+    }
+
+    public func evaluate(test fullTest: Dataset, validation: Dataset?, name: String) throws -> EvaluationReport {
+        let test = options.limit.map { fullTest.prefix($0) } ?? fullTest
+        guard test.shape == model.sampleShape else {
+            throw ModelError("test samples are \(test.shape), the model takes \(model.sampleShape)")
+        }
+        let clean = images(test)
+        let steps = apply(test.values, count: test.count, steps: 4)
+        let reconstruction = try mean(zip(clean, images(steps[0], count: test.count)).map { try Metrics.psnr($1, $0) })
+
+        var drift = Self.drift(steps, count: test.count, shape: test.shape, source: "test")
+        let noise = try NoiseSource(metadata: model.metadata, shape: model.sampleShape)
+        var rng = RandomSource(seed: options.seed &+ 1)
+        let noiseCount = min(test.count, 1000)
+        var z = [Float](repeating: 0, count: noiseCount * test.shape.count)
+        z.withUnsafeMutableBufferPointer { noise.fill($0.baseAddress!, count: noiseCount, rng: &rng) }
+        drift += Self.drift(apply(z, count: noiseCount, steps: 4), count: noiseCount, shape: test.shape, source: "noise")
+
+        let tuning = images((validation ?? test).prefix(options.validationLimit))
+        var denoising: [EvaluationReport.Denoising] = []
+        for sigma in options.noiseSigmas {
+            let noisy = addNoise(clean, sigma: sigma, seed: options.seed &+ UInt64(sigma * 1000))
+            let projected = images(apply(flatten(noisy), count: noisy.count, steps: 1)[0], count: noisy.count)
+            let tuningNoisy = addNoise(tuning, sigma: sigma, seed: options.seed &+ 7 &+ UInt64(sigma * 1000))
+            var best = (sigma: options.blurCandidates[0], psnr: -Double.infinity)
+            for candidate in options.blurCandidates {
+                let score = try mean(zip(tuningNoisy, tuning).map { try Metrics.psnr($0.blurred(sigma: candidate), $1) })
+                if score > best.psnr { best = (candidate, score) }
+            }
+            denoising.append(.init(
+                sigma: sigma,
+                noisyPSNR: try mean(zip(noisy, clean).map { try Metrics.psnr($0, $1) }),
+                modelPSNR: try mean(zip(projected, clean).map { try Metrics.psnr($0, $1) }),
+                blurPSNR: try mean(zip(noisy, clean).map { try Metrics.psnr($0.blurred(sigma: best.sigma), $1) }),
+                blurSigma: best.sigma,
+                median3PSNR: try mean(zip(noisy, clean).map { try Metrics.psnr($0.median(size: 3), $1) })))
+        }
+
+        var colorization: EvaluationReport.Colorization?
+        if model.channels == 3 {
+            let gray = try clean.map { try Corruption.grayscale.apply(to: $0, seed: 0) }
+            let projected = images(apply(flatten(gray), count: gray.count, steps: 1)[0], count: gray.count)
+            let combined = try zip(gray, projected).map { try Imaging.Colorization.combine(lightnessOf: $0, chromaOf: $1) }
+            colorization = .init(
+                grayDeltaE: try mean(zip(gray, clean).map { try Metrics.meanDeltaE76($0, $1) }),
+                modelDeltaE: try mean(zip(projected, clean).map { try Metrics.meanDeltaE76($0, $1) }),
+                combinedDeltaE: try mean(zip(combined, clean).map { try Metrics.meanDeltaE76($0, $1) }),
+                grayPSNR: try mean(zip(gray, clean).map { try Metrics.psnr($0, $1) }),
+                modelPSNR: try mean(zip(projected, clean).map { try Metrics.psnr($0, $1) }),
+                combinedPSNR: try mean(zip(combined, clean).map { try Metrics.psnr($0, $1) }))
+        }
+
+        // A sketch is dark lines on white; on data drawn light on dark (Fashion-MNIST) it is shown
+        // inverted, light lines on black, the polarity of the data.
+        let darkData = test.values.reduce(0, +) / Float(test.values.count) < 0
+        let sketches = try clean.map { image -> PlanarImage in
+            var sketch = try Corruption.sketch(.sobel).apply(to: image, seed: 0)
+            if darkData { sketch.pixels = sketch.pixels.map { -$0 } }
+            return sketch
+        }
+        let fromSketch = images(apply(flatten(sketches), count: sketches.count, steps: 1)[0], count: sketches.count)
+        let sketch = EvaluationReport.Sketch(
+            sketchPSNR: try mean(zip(sketches, clean).map { try Metrics.psnr($0, $1) }),
+            sketchSSIM: try mean(zip(sketches, clean).map { try Metrics.ssim($0, $1) }),
+            modelPSNR: try mean(zip(fromSketch, clean).map { try Metrics.psnr($0, $1) }),
+            modelSSIM: try mean(zip(fromSketch, clean).map { try Metrics.ssim($0, $1) }))
+
+        return EvaluationReport(model: name, arch: model.architecture.name, channels: model.channels, samples: test.count,
+                                mode: options.trainMode ? "train" : "eval", reconstructionPSNR: reconstruction,
+                                drift: drift, denoising: denoising, colorization: colorization, sketch: sketch)
+    }
+
+    // MARK: Helpers
+
+    /// f applied `steps` times in batches; result[k-1] = f^k(x), NCHW.
+    private func apply(_ values: [Float], count: Int, steps: Int) -> [[Float]] {
+        let d = model.sampleShape.count
+        var results = [[Float]](repeating: [], count: steps)
+        var start = 0
+        while start < count {
+            let n = min(options.batch, count - start)
+            let out = values.withUnsafeBufferPointer {
+                projector.apply($0.baseAddress! + start * d, count: n, steps: steps, trainMode: options.trainMode)
+            }
+            for k in 0..<steps { results[k] += out[k] }
+            start += n
+        }
+        return results
+    }
+
+    /// Per-sample RMS and relative size of f^{k+1} − f^k for k = 1, 2, 3.
+    static func drift(_ steps: [[Float]], count: Int, shape: SampleShape, source: String) -> [EvaluationReport.Drift] {
+        let d = shape.count
+        return (1..<steps.count).map { k in
+            var rms: [Double] = [], relative: [Double] = []
+            for i in 0..<count {
+                var diff = 0.0, norm = 0.0
+                for j in (i * d)..<((i + 1) * d) {
+                    let a = Double(steps[k - 1][j]), b = Double(steps[k][j])
+                    diff += (b - a) * (b - a)
+                    norm += a * a
+                }
+                rms.append((diff / Double(d)).squareRoot())
+                relative.append((diff / max(norm, 1e-12)).squareRoot())
+            }
+            return .init(source: source, applications: k, rms: Summary(rms), relative: Summary(relative))
+        }
+    }
+
+    private func images(_ data: Dataset) -> [PlanarImage] { images(data.values, count: data.count) }
+
+    private func images(_ values: [Float], count: Int) -> [PlanarImage] {
+        let s = model.sampleShape
+        return (0..<count).map {
+            try! PlanarImage(width: s.width, height: s.height, channels: s.channels,
+                             pixels: Array(values[($0 * s.count)..<(($0 + 1) * s.count)]))
+        }
+    }
+
+    private func flatten(_ images: [PlanarImage]) -> [Float] { images.flatMap(\.pixels) }
+
+    /// Additive gaussian noise, σ in units of the 0–1 range (2σ in [-1, 1] units), clipped to the range.
+    private func addNoise(_ images: [PlanarImage], sigma: Double, seed: UInt64) -> [PlanarImage] {
+        var rng = RandomSource(seed: seed)
+        return images.map { image in
+            var noisy = image
+            let noise = rng.normals(image.pixels.count, std: Float(2 * sigma))
+            for i in noisy.pixels.indices { noisy.pixels[i] = min(1, max(-1, noisy.pixels[i] + noise[i])) }
+            return noisy
+        }
+    }
+
+    private func mean(_ values: [Double]) throws -> Double {
+        values.reduce(0, +) / Double(max(values.count, 1))
+    }
+}
+
+extension EvaluationReport {
+    /// The report as an aligned text table.
+    public var table: String {
+        var lines: [String] = []
+        func f(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }
+        lines.append("model \(model) (\(arch), C=\(channels)), \(samples) test samples, \(mode) mode")
+        lines.append("reconstruction PSNR f(x) vs x: \(f(reconstructionPSNR)) dB")
+        lines.append("")
+        lines.append("drift        k   RMS mean  RMS median  relative mean  relative median")
+        for d in drift {
+            lines.append("\(d.source.padding(toLength: 10, withPad: " ", startingAt: 0))  \(d.applications)   \(f(d.rms.mean, 4))    \(f(d.rms.median, 4))      \(f(100 * d.relative.mean))%          \(f(100 * d.relative.median))%")
+        }
+        lines.append("")
+        lines.append("denoising σ   noisy   f(noisy)   blur (σ*)        median 3×3   gain over best classical")
+        for d in denoising {
+            let best = max(d.blurPSNR, d.median3PSNR)
+            lines.append("      \(f(d.sigma))   \(f(d.noisyPSNR))   \(f(d.modelPSNR))      \(f(d.blurPSNR)) (\(f(d.blurSigma))) \(f(d.median3PSNR))        \(f(d.modelPSNR - best)) dB")
+        }
+        if let c = colorization {
+            lines.append("")
+            lines.append("colorization      ΔE76    PSNR")
+            lines.append("gray input        \(f(c.grayDeltaE))   \(f(c.grayPSNR))")
+            lines.append("f(gray)           \(f(c.modelDeltaE))   \(f(c.modelPSNR))")
+            lines.append("L(in) + ab(f)     \(f(c.combinedDeltaE))   \(f(c.combinedPSNR))")
+        }
+        lines.append("")
+        lines.append("sketch→image: sketch PSNR \(f(sketch.sketchPSNR)) SSIM \(f(sketch.sketchSSIM, 3)); f(sketch) PSNR \(f(sketch.modelPSNR)) SSIM \(f(sketch.modelSSIM, 3))")
+        return lines.joined(separator: "\n")
+    }
+}

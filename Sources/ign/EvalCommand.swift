@@ -1,0 +1,37 @@
+import ArgumentParser
+import Engine
+import Evaluation
+import Foundation
+import IGN
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Measure a model on held-out data: reconstruction, drift, denoising vs libvips baselines, colorization, sketches.")
+
+    @Option(help: "Model file or bundled name.") var model: String
+    @Option(help: "Held-out test data (IDX or .npy).") var data: String
+    @Option(help: "Validation data for tuning the blur baseline (default: the test data).") var val: String?
+    @Option(help: "Use only the first N test samples.") var limit: Int?
+    @Flag(name: .customLong("train-mode"), help: "Use batch statistics instead of running statistics.") var trainMode = false
+    @Option(help: "Also write the report as JSON here.") var json: String?
+    @Option(help: "Seed of the synthetic corruptions.") var seed: UInt64 = 0
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        compute.apply()
+        let model = try loadModel(self.model)
+        let test = try Dataset.load(URL(fileURLWithPath: data))
+        let validation = try val.map { try Dataset.load(URL(fileURLWithPath: $0)) }
+        var options = EvaluationOptions()
+        options.limit = limit; options.trainMode = trainMode; options.seed = seed
+        let report = try Evaluator(model: model, options: options)
+            .evaluate(test: test, validation: validation, name: (self.model as NSString).lastPathComponent)
+        print(report.table)
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try writeAtomically(try encoder.encode(report), to: URL(fileURLWithPath: json))
+        }
+    }
+}
