@@ -141,6 +141,17 @@ public final class Network {
         }
     }
 
+    /// Column matrices up to this many floats stay in cache between im2col and the GEMM that reads them.
+    static let columnBudget = 1 << 19
+
+    /// `s` cut into consecutive pieces whose column matrices fit `columnBudget`.
+    static func chunks(_ s: SampleRange, columnsPerSample: Int) -> [SampleRange] {
+        let size = max(1, columnBudget / max(columnsPerSample, 1))
+        return stride(from: s.range.lowerBound, to: s.range.upperBound, by: size).map {
+            SampleRange(batch: s.batch, $0..<min($0 + size, s.range.upperBound))
+        }
+    }
+
     @inline(__always) func param(_ view: ParameterStore.View) -> UnsafeMutablePointer<Float> {
         store.parameters + view.offset
     }
@@ -220,8 +231,13 @@ public final class Workspace {
 
     func prepare(_ network: Network, batch n: Int, workers: Int) {
         let perWorker = (n + workers - 1) / workers
-        let columnSize = network.layers.compactMap { $0.geometry.map { $0.columnRows * $0.gridSize } }.max() ?? 0
-        for w in 0..<workers { columns[w].reserve(columnSize * perWorker) }
+        let columnSize = network.layers.compactMap { layer in
+            layer.geometry.map { g in
+                let perSample = g.columnRows * g.gridSize
+                return perSample * min(perWorker, max(1, Network.columnBudget / perSample))
+            }
+        }.max() ?? 0
+        for w in 0..<workers { columns[w].reserve(columnSize) }
         let widest = network.layers.map { layer -> Int in
             if case .batchNorm2d(let c) = layer.spec { return c } else { return 0 }
         }.max()!
@@ -276,17 +292,22 @@ extension Network {
         switch layer.spec {
         case .conv2d(let spec):
             let g = layer.geometry!
-            let (col, ldCol): (UnsafeMutablePointer<Float>, Int)
-            if case .train = mode {
-                (col, ldCol) = (trace.saved[i].pointer + s.first * g.gridSize, n * g.gridSize)
-            } else {
-                (col, ldCol) = (workspace.columns[w].pointer, s.count * g.gridSize)
+            for chunk in Self.chunks(s, columnsPerSample: g.columnRows * g.gridSize) {
+                let (col, ldCol): (UnsafeMutablePointer<Float>, Int)
+                if case .train = mode {
+                    (col, ldCol) = (trace.saved[i].pointer + chunk.first * g.gridSize, n * g.gridSize)
+                } else {
+                    (col, ldCol) = (workspace.columns[w].pointer, chunk.count * g.gridSize)
+                }
+                conv2dForward(x: x, y: y, col: col, ldCol: ldCol, weight: param(layer.weight!), bias: param(layer.bias!),
+                              outChannels: spec.outChannels, geometry: g, samples: chunk)
             }
-            conv2dForward(x: x, y: y, col: col, ldCol: ldCol, weight: param(layer.weight!), bias: param(layer.bias!),
-                          outChannels: spec.outChannels, geometry: g, samples: s)
         case .convTranspose2d(let spec):
-            convTranspose2dForward(x: x, y: y, colScratch: workspace.columns[w].pointer, weight: param(layer.weight!),
-                                   bias: param(layer.bias!), inChannels: spec.inChannels, geometry: layer.geometry!, samples: s)
+            let g = layer.geometry!
+            for chunk in Self.chunks(s, columnsPerSample: g.columnRows * g.gridSize) {
+                convTranspose2dForward(x: x, y: y, colScratch: workspace.columns[w].pointer, weight: param(layer.weight!),
+                                       bias: param(layer.bias!), inChannels: spec.inChannels, geometry: g, samples: chunk)
+            }
         case .batchNorm2d(let c):
             switch mode {
             case .train(let update):
@@ -372,8 +393,10 @@ extension Network {
                                      biasGrad: grad(layer.bias!), rows: share(spec.outChannels), geometry: g, batch: n)
             }
             if let dx {
-                conv2dInputGradient(dy: dy, weight: param(layer.weight!), dx: dx, colScratch: workspace.columns[w].pointer,
-                                    outChannels: spec.outChannels, geometry: g, samples: s)
+                for chunk in Self.chunks(s, columnsPerSample: g.columnRows * g.gridSize) {
+                    conv2dInputGradient(dy: dy, weight: param(layer.weight!), dx: dx, colScratch: workspace.columns[w].pointer,
+                                        outChannels: spec.outChannels, geometry: g, samples: chunk)
+                }
             }
         case .convTranspose2d(let spec):
             let g = layer.geometry!, dcol = workspace.sharedColumns.pointer
