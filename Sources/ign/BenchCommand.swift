@@ -42,7 +42,10 @@ struct BenchCommand: ParsableCommand {
                 _ = objective.lossAndGradient(x: x, z: z, batch: trainBatch)
                 adam.update(model.network.store)
             }
-            print("\(a.name) C=\(channels): IGN train step at batch \(trainBatch): \(String(format: "%.1f", step * 1000)) ms (\(String(format: "%.0f", Double(trainBatch) / step)) img/s)")
+            // A step's GEMM work: 3 forward passes, 3 weight-gradient passes and 4 input-gradient passes.
+            let stepFlops = 10 * flopsPerImage * Double(trainBatch)
+            print("\(a.name) C=\(channels): IGN train step at batch \(trainBatch): \(String(format: "%.1f", step * 1000)) ms"
+                  + " (\(String(format: "%.0f", Double(trainBatch) / step)) img/s, \(String(format: "%.1f", stepFlops / step / 1e9)) GFLOP/s)")
         }
     }
 
