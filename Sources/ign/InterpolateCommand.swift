@@ -25,10 +25,7 @@ struct InterpolateCommand: ParsableCommand {
         compute.apply()
         let model = try loadModel(self.model)
         let shape = model.sampleShape, d = shape.count
-        let noise = try NoiseSource(metadata: model.metadata, shape: shape)
-        var rng = RandomSource(seed: seed)
-        var ends = [Float](repeating: 0, count: 2 * pairs * d)
-        ends.withUnsafeMutableBufferPointer { noise.fill($0.baseAddress!, count: 2 * pairs, rng: &rng) }
+        let ends = try drawNoise(for: model, count: 2 * pairs, seed: seed)
         var z = [Float](repeating: 0, count: pairs * frames * d)
         for p in 0..<pairs {
             for f in 0..<frames {
