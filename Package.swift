@@ -39,9 +39,11 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["IGN", "Imaging"]),
         // Folder-to-folder batch projection: discovery, bounded stages, metrics, resume, pipeline files.
         .target(name: "Pipeline", dependencies: ["IGN", "Engine", "Imaging", .product(name: "Yams", package: "Yams")]),
+        // `ign dataset`: the bundled models' training/validation/test sets (emoji font, photo patches, Fashion-MNIST).
+        .target(name: "Datasets", dependencies: ["IGN", "Engine", "Imaging"]),
         // The command-line tool.
         .executableTarget(name: "ign", dependencies: [
-            "IGN", "Engine", "Imaging", "Evaluation", "Pipeline",
+            "IGN", "Engine", "Imaging", "Evaluation", "Pipeline", "Datasets",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -49,6 +51,9 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "IGNTests", dependencies: ["IGN", "Engine"], exclude: ["Fixtures"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "CVips"]),
+        // Runs the built `ign`; depending on it makes `swift test` build it.
+        .testTarget(name: "CLITests", dependencies: ["IGN", "Engine", "Imaging", "ign"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "IGN", "Engine", "Imaging"]),
         // Depends on the executable so that `swift test` builds `ign` for the end-to-end tests.
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "IGN", "Imaging", "ign"]),
     ],

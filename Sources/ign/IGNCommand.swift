@@ -8,7 +8,22 @@ struct IGNCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ign",
         abstract: "Train Idempotent Generative Networks and run them as projectors over images, on the CPU.",
-        subcommands: [TrainCommand.self, ApplyCommand.self, SampleCommand.self, InterpolateCommand.self, EvalCommand.self, ModelsCommand.self, BenchCommand.self])
+        subcommands: [DatasetCommand.self, TrainCommand.self, ApplyCommand.self, SampleCommand.self, InterpolateCommand.self, EvalCommand.self, CalibrateCommand.self, ModelsCommand.self, RunCommand.self, CorruptCommand.self, DriftCommand.self, BenchCommand.self, BenchPipelineCommand.self])
+
+    /// Exit codes: 0 done, 1 fatal error, 2 usage error (bad flags or values), others as commands say.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options every compute-heavy command shares.

@@ -28,6 +28,8 @@ final class TrainingTests: XCTestCase {
         let first = rec.prefix(10).reduce(0, +) / 10, last = rec.suffix(10).reduce(0, +) / 10
         XCTAssertLessThan(last, first * 0.15, "reconstruction loss should fall well below its start (\(first) → \(last))")
 
+        // Eval mode, with BatchNorm statistics taken from the data (training mixes in those of noise).
+        trainer.model.recalibrateBatchNorm(on: data, batches: 100, batch: 64)
         let sample = data.prefix(64)
         let fx = Projector(model: trainer.model).apply(sample.values, count: 64, steps: 1)[0]
         let meanAbs = zip(fx, sample.values).reduce(Float(0)) { $0 + abs($1.0 - $1.1) } / Float(fx.count)

@@ -1,0 +1,143 @@
+import Foundation
+import Imaging
+
+/// Everything that describes one pipeline: where images come from and go, what is done to
+/// them, and what is measured. Built from a pipeline file (``PipelineFile``) or in code.
+public struct Job: Equatable, Sendable {
+    /// How an image of any size meets a network of fixed size.
+    public enum Fit: String, Sendable, CaseIterable {
+        /// Stretch the whole image to the model's size.
+        case resize
+        /// Crop the centre to a square, then resize (nothing is stretched).
+        case cover
+        /// Cover the image with overlapping model-size tiles, project them, blend them back:
+        /// the output has the input's full resolution.
+        case tiles
+    }
+
+    /// The resolution outputs of the `resize` and `cover` fits are written at.
+    public enum Size: String, Sendable, CaseIterable {
+        /// The model's size (e.g. 32×32).
+        case model
+        /// Scaled back to the input's size (for `cover`, the size of the centre crop).
+        case input
+    }
+
+    /// What the output image holds.
+    public enum Color: String, Sendable, CaseIterable {
+        /// The network's output f^k(x) as it is.
+        case network
+        /// The input's own CIELAB lightness with the chroma (a*, b*) of f^k(x): colorization
+        /// that keeps every tone and detail of the input. Needs a 3-channel model.
+        case lightness
+    }
+
+    /// Image files written for each input, beside each other in the mirrored tree.
+    public enum Artifact: String, Sendable, CaseIterable {
+        /// The projected image: `a/b/c.jpg` → `a/b/c.png`.
+        case output
+        /// The corrupted input the network saw, at the output's resolution: `a/b/c.corrupted.png`.
+        case corrupted
+        /// Before/after side by side (clean, corrupted, output): `a/b/c.strip.png`.
+        case strip
+    }
+
+    /// Figures measured per image.
+    public enum Measure: String, Sendable, CaseIterable {
+        /// RMS(f(y) − y) and ‖f(y) − y‖/‖y‖ for the output y; costs one more application of f.
+        case drift
+        /// RMS(y − x) between the network's output and input.
+        case distance
+        /// PSNR of the corrupted input and of the output against the clean image.
+        case psnr
+        /// SSIM of the corrupted input and of the output against the clean image.
+        case ssim
+    }
+
+    /// The folder of input images (searched recursively).
+    public var input: String
+    /// The output folder; created if missing.
+    public var output: String
+    /// A bundled model's name or a model file's path; nil runs corruptions only.
+    public var model: String?
+    /// How images meet the model's fixed size.
+    public var fit: Fit = .cover
+    /// Output resolution for `resize` and `cover`.
+    public var size: Size = .model
+    /// Minimum overlap of neighbouring tiles, in pixels (`tiles` only).
+    public var overlap = 8
+    /// Corruptions applied to each input before it is fitted, in order.
+    public var corruptions: [Corruption] = []
+    /// Applications of f: the output is f^steps(x).
+    public var steps = 1
+    /// Samples (images or tiles) per network call.
+    public var batch = 64
+    /// Decode/encode threads; 0 means one per core.
+    public var workers = 0
+    /// Network threads; 0 means one per core.
+    public var threads = 0
+    /// File format of the images written.
+    public var format: ImageFormat = .png
+    /// What the output image holds.
+    public var color: Color = .network
+    /// The image files written per input (empty: metrics only).
+    public var artifacts: [Artifact] = [.output]
+    /// The figures measured per image.
+    public var measures: [Measure] = Measure.allCases
+    /// Globs a file must match to be processed (none: every file). A glob without `/`
+    /// matches the file name, one with `/` the path relative to the input; `**` crosses folders.
+    public var include: [String] = []
+    /// Globs of files to leave out (same syntax as `include`).
+    public var exclude: [String] = []
+    /// Follow symbolic links to files and folders inside the input.
+    public var followSymlinks = false
+    /// Seed of the synthetic corruptions (each image's seed also depends on its path).
+    public var seed: UInt64 = 0
+    /// Images over this many pixels are refused (recorded as failures).
+    public var maxPixels = 50_000_000
+
+    /// A job with the given folders and defaults for everything else.
+    public init(input: String, output: String, model: String? = nil) {
+        self.input = input
+        self.output = output
+        self.model = model
+    }
+
+    /// Checks the values that need no file system or model; throws `.usage`.
+    public func validate() throws {
+        func bad(_ message: String) -> PipelineError { PipelineError(.usage, message) }
+        guard !input.isEmpty else { throw bad("no input folder given") }
+        guard !output.isEmpty else { throw bad("no output folder given") }
+        guard (1...100).contains(steps) else { throw bad("steps must be 1...100, got \(steps)") }
+        guard (1...4096).contains(batch) else { throw bad("batch must be 1...4096, got \(batch)") }
+        guard (0...256).contains(workers) else { throw bad("workers must be 0...256 (0 = one per core), got \(workers)") }
+        guard (0...256).contains(threads) else { throw bad("threads must be 0...256 (0 = one per core), got \(threads)") }
+        guard overlap >= 0 else { throw bad("overlap must be ≥ 0, got \(overlap)") }
+        guard maxPixels > 0 else { throw bad("max-pixels must be positive, got \(maxPixels)") }
+        if model == nil {
+            guard !corruptions.isEmpty else { throw bad("without a model there is nothing to do: give corruptions") }
+            guard color == .network else { throw bad("color: lightness needs a model") }
+        }
+        for pattern in include + exclude { _ = try Glob(pattern) }
+    }
+
+    /// The settings that decide what is written for an image: a run resumes into an output
+    /// folder only if the folder was made by a job with the same fingerprint. Folders, file
+    /// selection (globs, links, pixel limit), worker and thread counts and the batch size are
+    /// left out: they change which images are done, or how fast, not their results.
+    public func fingerprint(modelDigest: String?) -> [String: String] {
+        [
+            "model": modelDigest ?? "none",
+            "fit": fit.rawValue,
+            "size": size.rawValue,
+            "overlap": String(overlap),
+            "corrupt": corruptions.map(\.description).joined(separator: ","),
+            "steps": String(steps),
+            "format": format.rawValue,
+            "color": color.rawValue,
+            "write": artifacts.map(\.rawValue).joined(separator: ","),
+            "metrics": measures.map(\.rawValue).joined(separator: ","),
+            "seed": String(seed),
+        ]
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One line of `metrics.jsonl`: what was measured on one image.
+public struct ImageRecord: Equatable, Sendable {
+    /// The input's path relative to the input folder.
+    public var path: String
+    /// The main output's path relative to the output folder (nil when no image is written).
+    public var output: String?
+    /// The input's width in pixels.
+    public var width: Int
+    /// The input's height in pixels.
+    public var height: Int
+    /// The corruption chain applied ("" for none).
+    public var corruption: String
+    /// RMS(f(y) − y) in [-1, 1] units, for the output y = f^steps(x).
+    public var drift: Double?
+    /// ‖f(y) − y‖ / ‖y‖.
+    public var relativeDrift: Double?
+    /// RMS(y − x) in [-1, 1] units.
+    public var distance: Double?
+    /// PSNR (dB) of the corrupted input against the clean image.
+    public var psnrIn: Double?
+    /// PSNR (dB) of the output against the clean image.
+    public var psnrOut: Double?
+    /// SSIM of the corrupted input against the clean image.
+    public var ssimIn: Double?
+    /// SSIM of the output against the clean image.
+    public var ssimOut: Double?
+
+    /// A record with no figures yet.
+    public init(path: String, output: String?, width: Int, height: Int, corruption: String) {
+        self.path = path
+        self.output = output
+        self.width = width
+        self.height = height
+        self.corruption = corruption
+    }
+
+    /// The figures by their names in the file, in file order.
+    public var figures: [(name: String, value: Double?)] {
+        [("drift", drift), ("relative_drift", relativeDrift), ("distance", distance),
+         ("psnr_in", psnrIn), ("psnr_out", psnrOut), ("ssim_in", ssimIn), ("ssim_out", ssimOut)]
+    }
+
+    /// The record as one JSON line (no newline). Absent figures are left out; infinite ones
+    /// (the PSNR of identical images) are written as null.
+    public var jsonLine: String {
+        var fields = [JSON.pair("path", JSON.string(path))]
+        if let output { fields.append(JSON.pair("output", JSON.string(output))) }
+        fields += [JSON.pair("width", String(width)), JSON.pair("height", String(height)),
+                   JSON.pair("corruption", JSON.string(corruption))]
+        for (name, value) in figures {
+            if let value { fields.append(JSON.pair(name, JSON.number(value))) }
+        }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    /// Reads a line written by ``jsonLine``; nil if it is not one (e.g. torn by a kill).
+    public init?(jsonLine line: Substring) {
+        guard let object = JSON.object(line), let path = object["path"] as? String,
+              let width = (object["width"] as? NSNumber)?.intValue,
+              let height = (object["height"] as? NSNumber)?.intValue else { return nil }
+        self.init(path: path, output: object["output"] as? String, width: width, height: height,
+                  corruption: object["corruption"] as? String ?? "")
+        func figure(_ name: String) -> Double? {
+            guard let value = object[name] else { return nil }
+            return (value as? NSNumber)?.doubleValue ?? .infinity  // null stands for infinity
+        }
+        drift = figure("drift")
+        relativeDrift = figure("relative_drift")
+        distance = figure("distance")
+        psnrIn = figure("psnr_in")
+        psnrOut = figure("psnr_out")
+        ssimIn = figure("ssim_in")
+        ssimOut = figure("ssim_out")
+    }
+}
+
+/// One line of `errors.jsonl`: an input that could not be processed.
+public struct FailureRecord: Equatable, Sendable {
+    /// The input's path relative to the input folder.
+    public var path: String
+    /// The kind of failure: an ``ImagingError`` code (`truncated`, `notAnImage`, `tooLarge`,
+    /// `unreadable`, …) or `output`.
+    public var code: String
+    /// What went wrong.
+    public var message: String
+
+    /// A failure.
+    public init(path: String, code: String, message: String) {
+        self.path = path
+        self.code = code
+        self.message = message
+    }
+
+    /// The record as one JSON line (no newline).
+    public var jsonLine: String {
+        "{" + [JSON.pair("path", JSON.string(path)), JSON.pair("code", JSON.string(code)),
+               JSON.pair("message", JSON.string(message))].joined(separator: ",") + "}"
+    }
+
+    /// Reads a line written by ``jsonLine``.
+    public init?(jsonLine line: Substring) {
+        guard let object = JSON.object(line), let path = object["path"] as? String,
+              let code = object["code"] as? String, let message = object["message"] as? String else { return nil }
+        self.init(path: path, code: code, message: message)
+    }
+}
+
+/// Minimal JSON writing with a fixed key order, so files are byte-for-byte reproducible.
+enum JSON {
+    static func pair(_ key: String, _ value: String) -> String { string(key) + ":" + value }
+
+    static func string(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// The shortest decimal that reads back exactly; null for infinities and NaN.
+    static func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
+
+    static func object(_ line: Substring) -> [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+    }
+}
+
+/// An append-only JSON-lines file. Each line goes out in one `write` on a descriptor opened
+/// with `O_APPEND`, so a killed process leaves at most one torn last line, which
+/// ``readLines(_:)`` drops.
+final class LineLog: @unchecked Sendable {
+    let url: URL
+    private let descriptor: Int32
+
+    /// Opens (creating) the file for appending.
+    init(_ url: URL) throws {
+        self.url = url
+        descriptor = open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw PipelineError(.output, "\(url.path): cannot open (\(String(cString: strerror(errno))))")
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    /// Appends one line. Callers serialise appends.
+    func append(_ line: String) throws {
+        let bytes = Array((line + "\n").utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else {
+                throw PipelineError(.output, "\(url.path): write failed (\(String(cString: strerror(errno))))")
+            }
+            offset += written
+        }
+    }
+
+    /// The complete lines of a file (those ending in a newline); none if it does not exist.
+    static func readLines(_ url: URL) -> [Substring] {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
+        var segments = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        segments.removeLast()  // what follows the last newline: nothing, or a torn line
+        return segments.compactMap { String(data: Data($0), encoding: .utf8).map { Substring($0) } }
+            .filter { !$0.isEmpty }
+    }
+
+    /// Replaces a file's content atomically with `lines`.
+    static func rewrite(_ url: URL, lines: [String]) throws {
+        try FileSystem.writeAtomically(Data(lines.map { $0 + "\n" }.joined().utf8), to: url)
+    }
+}

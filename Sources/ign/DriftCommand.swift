@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+
+struct DriftCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drift",
+        abstract: "Measure drift ‖f(f(x)) − f(x)‖ and distance ‖f(x) − x‖ over a folder of images (no image outputs).",
+        discussion: "Prints the summary JSON on stdout. With --output, metrics.jsonl and the summaries are kept there (and a rerun resumes).")
+
+    @Argument(help: "Input folder.") var input: String
+    @Option(help: "Model: a bundled name or a .safetensors path.") var model: String
+    @Option(help: "Keep metrics.jsonl, errors.jsonl and the summaries in this folder.") var output: String?
+    @Option(help: "How images meet the model's size: resize, cover or tiles.") var fit: Job.Fit = .cover
+    @Option(help: "Applications of f before measuring.") var steps = 1
+    @Option(help: "Corruptions applied first (repeatable); adds PSNR/SSIM against the clean image.") var corrupt: [String] = []
+    @Option(help: "Seed of the corruptions.") var seed: UInt64 = 0
+    @OptionGroup var options: PipelineOptions
+
+    func run() throws {
+        let folder = output ?? FileManager.default.temporaryDirectory
+            .appendingPathComponent("ign-drift-\(ProcessInfo.processInfo.processIdentifier)").path
+        defer { if output == nil { try? FileManager.default.removeItem(atPath: folder) } }
+        var job = Job(input: input, output: folder, model: model)
+        job.fit = fit
+        job.steps = steps
+        job.corruptions = try parseCorruptions(corrupt)
+        job.seed = seed
+        job.artifacts = []
+        job.measures = job.corruptions.isEmpty ? [.drift, .distance] : Job.Measure.allCases
+        options.apply(to: &job)
+        _ = try runPipeline(job, force: options.force || output == nil, quiet: options.quiet, keepsFolder: output != nil)
+    }
+}
+
+extension Job.Fit: ExpressibleByArgument {}

@@ -1,0 +1,297 @@
+import Foundation
+import Imaging
+@testable import Pipeline
+import XCTest
+
+final class RunnerTests: XCTestCase {
+    override class func setUp() {
+        super.setUp()
+        try? Vips.initialize(concurrency: 1)
+        try? Vips.silenceWarnings()
+    }
+
+    override class func tearDown() {
+        Fixtures.removeAll()
+        super.tearDown()
+    }
+
+    private func job(_ folder: URL, input: URL, output: String = "out") throws -> Job {
+        var job = Job(input: input.path, output: folder.appendingPathComponent(output).path,
+                      model: try Fixtures.model(in: folder).path)
+        job.maxPixels = 20_000
+        return job
+    }
+
+    func testMixedTreeEveryGoodFileHasOutputAndMetricsEveryBadOneAnError() throws {
+        let folder = try Fixtures.folder()
+        let input = folder.appendingPathComponent("in")
+        let (good, bad) = try Fixtures.mixedTree(at: input)
+        var job = try job(folder, input: input)
+        job.corruptions = [.noise(sigma: 0.1)]
+        job.artifacts = [.output, .corrupted, .strip]
+        var failures: [FailureRecord] = []
+        let runner = PipelineRunner(job: job)
+        runner.onFailure = { failures.append($0) }
+        let report = try runner.run()
+
+        XCTAssertEqual(report.progress.done, good.count)
+        XCTAssertEqual(report.progress.failed, bad.count)
+        XCTAssertEqual(Set(failures.map(\.path)), Set(bad.keys))
+        let out = report.output
+        let metrics = Fixtures.lines(out.appendingPathComponent("metrics.jsonl")).compactMap { ImageRecord(jsonLine: Substring($0)) }
+        XCTAssertEqual(metrics.map(\.path), good, "one line per good file, in input order")
+        for record in metrics {
+            let stem = (record.path as NSString).deletingPathExtension
+            XCTAssertEqual(record.output, stem + ".png")
+            for suffix in [".png", ".corrupted.png", ".strip.png"] {
+                XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent(stem + suffix).path), stem + suffix)
+            }
+            let written = try ImageLoader().load(out.appendingPathComponent(stem + ".png"), channels: 1)
+            XCTAssertEqual([written.width, written.height], [28, 28], "cover at the model's size")
+            XCTAssertEqual(record.corruption, "noise:0.1")
+            for value in [record.drift, record.relativeDrift, record.distance, record.psnrIn, record.psnrOut, record.ssimIn, record.ssimOut] {
+                XCTAssertNotNil(value, record.path)
+            }
+        }
+        let errors = Fixtures.lines(out.appendingPathComponent("errors.jsonl")).compactMap { FailureRecord(jsonLine: Substring($0)) }
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: errors.map { ($0.path, $0.code) }), bad)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("notes.png").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("hidden.png").path))
+
+        let summary = try String(contentsOf: out.appendingPathComponent("summary.json"), encoding: .utf8)
+        XCTAssertTrue(summary.contains("\"images\": \(good.count),") && summary.contains("\"failures\": \(bad.count),"), summary)
+        let csv = Fixtures.lines(out.appendingPathComponent("summary.csv"))
+        XCTAssertEqual(csv.first, "metric,count,mean,median,p95,max")
+        XCTAssertTrue(csv.contains { $0.hasPrefix("psnr_out,\(good.count),") }, "\(csv)")
+        let settings = try XCTUnwrap(Settings.read(out.appendingPathComponent("pipeline.json")))
+        XCTAssertEqual(settings["corrupt"], "noise:0.1")
+    }
+
+    func testOutputsAreIdenticalForAnyWorkerCountAndBatchSize() throws {
+        let folder = try Fixtures.folder()
+        let input = folder.appendingPathComponent("in")
+        for i in 0..<24 {
+            try Fixtures.write(Fixtures.image(width: 20 + i, height: 40 - i, seed: i), "d\(i % 3)/img\(i).png", in: input)
+        }
+        try Fixtures.write(Fixtures.image(width: 70, height: 45, seed: 99), "big/tiled.jpg", in: input)
+        var results: [[String: Data]] = []
+        for (workers, batch) in [(1, 64), (2, 5), (4, 1)] {
+            var job = try job(folder, input: input, output: "out-\(workers)")
+            job.fit = .tiles
+            job.corruptions = [.noise(sigma: 0.2), .blur(sigma: 0.5)]
+            job.workers = workers
+            job.threads = workers == 4 ? 1 : 2
+            job.batch = batch
+            job.artifacts = [.output, .strip]
+            _ = try PipelineRunner(job: job).run()
+            results.append(Fixtures.contents(of: URL(fileURLWithPath: job.output)))
+        }
+        XCTAssertEqual(results[0].count, 25 * 2 + 5)
+        XCTAssertEqual(results[0], results[1], "1 vs 2 workers")
+        XCTAssertEqual(results[0], results[2], "1 vs 4 workers")
+    }
+
+    func testInterruptedRunResumesToTheSameResult() throws {
+        let folder = try Fixtures.folder()
+        let input = folder.appendingPathComponent("in")
+        _ = try Fixtures.mixedTree(at: input)
+        for i in 0..<10 { try Fixtures.write(Fixtures.image(width: 30, height: 30, seed: i), "more/\(i).png", in: input) }
+        var job = try job(folder, input: input, output: "reference")
+        job.corruptions = [.jpeg(quality: 30)]
+        _ = try PipelineRunner(job: job).run()
+        let reference = Fixtures.contents(of: URL(fileURLWithPath: job.output))
+
+        // What a kill -9 can leave: some outputs without their lines, a torn last line, a
+        // temporary file, no summaries; plus a line whose output was deleted since.
+        let broken = folder.appendingPathComponent("broken")
+        try FileManager.default.copyItem(atPath: job.output, toPath: broken.path)
+        let metricsURL = broken.appendingPathComponent("metrics.jsonl")
+        var lines = Fixtures.lines(metricsURL)
+        let tornPath = try XCTUnwrap(ImageRecord(jsonLine: Substring(lines[5])))?.path
+        lines = Array(lines[0..<6])
+        try (lines[0..<5].map { $0 + "\n" }.joined() + lines[5].prefix(20)).write(to: metricsURL, atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(at: broken.appendingPathComponent("more/0.png"))
+        try Data("partial".utf8).write(to: broken.appendingPathComponent("more/.3.png.123456.tmp"))
+        for name in ["summary.json", "summary.csv", "errors.jsonl"] {
+            try FileManager.default.removeItem(at: broken.appendingPathComponent(name))
+        }
+        XCTAssertNotNil(tornPath)
+
+        job.output = broken.path
+        let resumed = try PipelineRunner(job: job).run()
+        XCTAssertEqual(resumed.progress.skipped, 4, "5 complete lines, one of whose outputs is gone")
+        assertSameResults(Fixtures.contents(of: broken), reference)
+
+        let again = try PipelineRunner(job: job).run()
+        XCTAssertEqual(again.progress.done, 0, "a finished run has nothing left to do")
+        assertSameResults(Fixtures.contents(of: broken), reference)
+    }
+
+    /// Byte-identical files, except that failure messages are compared by path and code only:
+    /// libvips keeps one error buffer for the whole process, so the wording of concurrent
+    /// failures can vary.
+    private func assertSameResults(_ a: [String: Data], _ b: [String: Data], file: StaticString = #filePath, line: UInt = #line) {
+        func failures(_ data: Data?) -> [String] {
+            String(decoding: data ?? Data(), as: UTF8.self).split(separator: "\n")
+                .compactMap { FailureRecord(jsonLine: $0).map { "\($0.path) \($0.code)" } }
+        }
+        XCTAssertEqual(a.filter { $0.key != "errors.jsonl" }, b.filter { $0.key != "errors.jsonl" }, file: file, line: line)
+        XCTAssertEqual(failures(a["errors.jsonl"]), failures(b["errors.jsonl"]), file: file, line: line)
+    }
+
+    func testAnotherPipelineIntoTheSameFolderIsRefusedUnlessForced() throws {
+        let folder = try Fixtures.folder()
+        let input = folder.appendingPathComponent("in")
+        try Fixtures.write(Fixtures.image(width: 30, height: 30), "x.png", in: input)
+        try Fixtures.write(Fixtures.image(width: 30, height: 30, seed: 1), "y.png", in: input)
+        var job = try job(folder, input: input)
+        job.include = ["x.png"]
+        XCTAssertEqual(try PipelineRunner(job: job).run().progress.done, 1)
+        job.include = []
+        let wider = try PipelineRunner(job: job).run()
+        XCTAssertEqual([wider.progress.skipped, wider.progress.done], [1, 1], "selecting more files is no other pipeline")
+        job.steps = 2
+        XCTAssertThrowsError(try PipelineRunner(job: job).run()) { error in
+            XCTAssertEqual((error as? PipelineError)?.code, .usage)
+            XCTAssertTrue("\(error)".contains("steps"), "\(error)")
+        }
+        XCTAssertEqual(try PipelineRunner(job: job, force: true).run().progress.done, 2)
+    }
+
+    func testTilesCoverAnyImageSizeAtFullResolution() throws {
+        let folder = try Fixtures.folder()
+        let input = folder.appendingPathComponent("in")
+        try Fixtures.write(Fixtures.image(width: 75, height: 50, seed: 1), "wide.png", in: input)
+        try Fixtures.write(Fixtures.image(width: 12, height: 9, seed: 2), "small.png", in: input)
+        var job = try job(folder, input: input)
+        job.fit = .tiles
+        job.overlap = 10
+        job.batch = 4
+        let report = try PipelineRunner(job: job).run()
+        XCTAssertEqual(report.progress.done, 2)
+        for (name, size) in [("wide", [75, 50]), ("small", [12, 9])] {
+            let image = try ImageLoader().load(report.output.appendingPathComponent("\(name).png"))
+            XCTAssertEqual([image.width, image.height], size, name)
+        }
+    }
+
+    func testTileBlendingOfUnchangedTilesGivesTheImageBack() throws {
+        let image = Fixtures.image(width: 61, height: 37, channels: 3, seed: 4)
+        var job = Job(input: "in", output: "out")
+        job.fit = .tiles
+        job.overlap = 9
+        let work = try ImageWork(path: "x.png", names: [:], image: image, job: job, modelSize: 28, seed: 0)
+        var tile = [Float](repeating: 0, count: 3 * 28 * 28)
+        XCTAssertEqual(work.sampleCount, 3 * 2)
+        for i in 0..<work.sampleCount {
+            work.copySample(i, to: &tile)
+            _ = tile.withUnsafeBufferPointer { work.accept(i, output: $0.baseAddress!, next: $0.baseAddress!) }
+        }
+        let (_, output, next) = try work.networkImages()
+        XCTAssertEqual(work.remaining, 0)
+        for (a, b) in zip(output.pixels, image.pixels) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+        XCTAssertEqual(next?.pixels, output.pixels)
+    }
+
+    func testWholeFitWrittenAtTheInputSizeAndColorizedWithTheInputLightness() throws {
+        let folder = try Fixtures.folder()
+        let input = folder.appendingPathComponent("in")
+        try Fixtures.write(Fixtures.image(width: 50, height: 34, seed: 3), "photo.png", in: input)
+        var job = try job(folder, input: input)
+        job.model = try Fixtures.model(in: folder, architecture: .tiny28, channels: 3).path
+        job.fit = .resize
+        job.size = .input
+        job.color = .lightness
+        job.corruptions = [.grayscale]
+        let report = try PipelineRunner(job: job).run()
+        let output = try ImageLoader().load(report.output.appendingPathComponent("photo.png"), channels: 3)
+        XCTAssertEqual([output.width, output.height], [50, 34])
+        let grey = try Corruption.grayscale.apply(to: Fixtures.image(width: 50, height: 34, seed: 3), seed: 0).quantized()
+        let lightnessError = zip(LabImage(output).l, LabImage(grey).l).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(lightnessError, 1.5, "the output keeps the input's lightness")
+    }
+
+    func testCorruptionsAloneWithoutAModel() throws {
+        let folder = try Fixtures.folder()
+        let input = folder.appendingPathComponent("in")
+        try Fixtures.write(Fixtures.image(width: 45, height: 31, seed: 3), "a/photo.jpg", in: input)
+        var job = Job(input: input.path, output: folder.appendingPathComponent("out").path)
+        job.corruptions = [.sketch(.sobel)]
+        job.format = .webp
+        let report = try PipelineRunner(job: job).run()
+        let output = try ImageLoader().load(report.output.appendingPathComponent("a/photo.webp"))
+        XCTAssertEqual([output.width, output.height], [45, 31])
+        let record = try XCTUnwrap(ImageRecord(jsonLine: Substring(Fixtures.lines(report.output.appendingPathComponent("metrics.jsonl"))[0])))
+        XCTAssertNotNil(record.psnrIn)
+        XCTAssertNil(record.psnrOut)
+        XCTAssertNil(record.drift)
+    }
+
+    func testBadSettingsAreRefusedBeforeAnythingIsWritten() throws {
+        let folder = try Fixtures.folder()
+        let input = folder.appendingPathComponent("in")
+        try Fixtures.write(Fixtures.image(width: 30, height: 30), "x.png", in: input)
+        let model = try Fixtures.model(in: folder, architecture: .tiny28, channels: 3)
+        let grey = try Fixtures.model(in: folder, architecture: .tiny28, channels: 1)
+        let out = folder.appendingPathComponent("out").path
+        var cases: [(Job, String)] = []
+        var job = Job(input: folder.appendingPathComponent("missing").path, output: out, model: model.path)
+        cases.append((job, "no such input folder"))
+        job = Job(input: input.path, output: out, model: folder.appendingPathComponent("nope.safetensors").path)
+        cases.append((job, "no such model"))
+        job = Job(input: input.path, output: out, model: model.path)
+        job.fit = .tiles
+        job.overlap = 28
+        cases.append((job, "overlap"))
+        job = Job(input: input.path, output: out, model: grey.path)
+        job.color = .lightness
+        cases.append((job, "3-channel"))
+        job = Job(input: input.path, output: input.path, model: model.path)
+        cases.append((job, "inside the output folder"))
+        job = Job(input: input.path, output: folder.path, model: model.path)
+        cases.append((job, "inside the output folder"))
+        job = Job(input: input.path, output: out)
+        cases.append((job, "nothing to do"))
+        for (job, expected) in cases {
+            XCTAssertThrowsError(try PipelineRunner(job: job).run(), expected) { error in
+                XCTAssertEqual((error as? PipelineError)?.code, .usage, "\(error)")
+                XCTAssertTrue("\(error)".contains(expected), "\(error) should mention \(expected)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing written for: \(expected)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: input.appendingPathComponent("pipeline.json").path))
+        }
+    }
+
+    func testOutputsNeverGoThroughSymbolicLinksOutOfTheOutputFolder() throws {
+        let folder = try Fixtures.folder()
+        let input = folder.appendingPathComponent("in")
+        try Fixtures.write(Fixtures.image(width: 30, height: 30), "a/x.png", in: input)
+        try Fixtures.write(Fixtures.image(width: 30, height: 30, seed: 1), "b/y.png", in: input)
+        let outside = folder.appendingPathComponent("outside")
+        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
+        let out = folder.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: out.appendingPathComponent("a"), withDestinationURL: outside)
+        let job = try job(folder, input: input)
+        var failures: [FailureRecord] = []
+        let runner = PipelineRunner(job: job)
+        runner.onFailure = { failures.append($0) }
+        let report = try runner.run()
+        XCTAssertEqual(report.progress.done, 1)
+        XCTAssertEqual(failures.map(\.path), ["a/x.png"])
+        XCTAssertEqual(failures.first?.code, "output")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: outside.path), [])
+    }
+
+    func testOutputFolderInsideTheInputIsNotReadAsInput() throws {
+        let folder = try Fixtures.folder()
+        try Fixtures.write(Fixtures.image(width: 30, height: 30), "x.png", in: folder)
+        var job = try job(folder, input: folder, output: "results")
+        job.include = ["*.png"]
+        job.artifacts = [.output, .strip]
+        XCTAssertEqual(try PipelineRunner(job: job).run().progress.done, 1)
+        let again = try PipelineRunner(job: job).run()
+        XCTAssertEqual(again.progress.total, 0)
+        XCTAssertEqual(again.summary.images, 1)
+    }
+}
