@@ -37,6 +37,6 @@ struct ApplyCommand: ParsableCommand {
             result += out[steps - 1]
             start += count
         }
-        try NPY.write(result, shape: shape, to: URL(fileURLWithPath: output))
+        try NPY.write(result, shape: shape, to: try outputFile(output))
     }
 }

@@ -19,6 +19,6 @@ struct CalibrateCommand: ParsableCommand {
         compute.apply()
         let model = try loadModel(self.model)
         model.recalibrateBatchNorm(on: try Dataset.load(URL(fileURLWithPath: data)), batches: batches, batch: batch)
-        try model.save(to: URL(fileURLWithPath: out))
+        try model.save(to: try outputFile(out))
     }
 }

@@ -31,7 +31,7 @@ struct EvalCommand: ParsableCommand {
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try writeAtomically(try encoder.encode(report), to: URL(fileURLWithPath: json))
+            try writeAtomically(try encoder.encode(report), to: try outputFile(json))
         }
     }
 }

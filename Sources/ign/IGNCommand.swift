@@ -49,6 +49,18 @@ extension LoggingSystem {
     }
 }
 
+/// Makes sure the folder an output file goes into exists, before any work is done.
+@discardableResult
+func outputFile(_ path: String) throws -> URL {
+    let url = URL(fileURLWithPath: path)
+    do {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    } catch {
+        throw CommandError("\(path): cannot create its folder: \(error.localizedDescription)")
+    }
+    return url
+}
+
 /// Errors meant for the user: printed as one line, exit code 1.
 struct CommandError: Error, CustomStringConvertible {
     let description: String

@@ -60,5 +60,5 @@ func writeGrid(_ batches: [[Float]], shape: SampleShape, count: Int, columns: In
         }
     }
     let sheet = ContactSheet(columns: columns, padding: 2, scale: scale ?? max(1, 64 / shape.width))
-    try ImageWriter().write(try sheet.compose(cells), to: URL(fileURLWithPath: path))
+    try ImageWriter().write(try sheet.compose(cells), to: try outputFile(path))
 }

@@ -43,8 +43,8 @@ struct TrainCommand: ParsableCommand {
         compute.apply()
         let log = makeLogger("ign.train")
         installStopHandler()
-        let outURL = URL(fileURLWithPath: out)
-        let checkpointURL = URL(fileURLWithPath: checkpoint ?? outURL.deletingPathExtension().path + ".ckpt.safetensors")
+        let outURL = try outputFile(out)
+        let checkpointURL = try outputFile(checkpoint ?? outURL.deletingPathExtension().path + ".ckpt.safetensors")
         let trainer: Trainer
         if let resume {
             let (epochs, steps) = (self.epochs, self.steps)

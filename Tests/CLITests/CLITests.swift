@@ -51,6 +51,8 @@ final class CLITests: XCTestCase {
         let common = ["train", "--data", "data.npy", "--arch", "tiny28", "--channels", "1", "--batch", "16", "--seed", "3",
                       "--checkpoint-every", "2", "--threads", "1"]
         try ign(common + ["--steps", "6", "--out", "straight.safetensors"])
+        try ign(common + ["--steps", "1", "--out", "new/folder/m.safetensors"])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("new/folder/m.ckpt.safetensors")), "output folders are created")
         // The same run in two halves: stop after 3 steps, then resume to 6.
         try ign(common + ["--steps", "3", "--out", "half.safetensors", "--checkpoint", "half.ckpt.safetensors"])
         try ign(["train", "--resume", "half.ckpt.safetensors", "--steps", "6", "--out", "resumed.safetensors", "--threads", "1"])
