@@ -24,7 +24,4 @@ public final class FloatBuffer {
     public func zero(_ count: Int? = nil) {
         pointer.update(repeating: 0, count: count ?? self.count)
     }
-
-    public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: pointer, count: count) }
-    public func array(_ count: Int? = nil) -> [Float] { Array(UnsafeBufferPointer(start: pointer, count: count ?? self.count)) }
 }
