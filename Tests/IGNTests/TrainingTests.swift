@@ -5,7 +5,12 @@ import XCTest
 
 final class TrainingTests: XCTestCase {
     var dir: URL!
-    override func setUpWithError() throws { dir = try TestData.temporaryDirectory() }
+    override func setUpWithError() throws {
+        dir = try TestData.temporaryDirectory()
+        // Other suites (the pipeline's) change the process-wide thread count; these runs compare
+        // exact numbers, so they pin it.
+        Parallel.setThreads(1)
+    }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
     func makeTrainer(_ data: Dataset, steps: Int, seed: UInt64 = 7, noise: NoiseKind = .gaussian) throws -> Trainer {
@@ -21,10 +26,10 @@ final class TrainingTests: XCTestCase {
     /// A real run on generated shapes: the reconstruction loss falls and f(x) ≈ x on the training data.
     func testShortRunLearnsToReconstruct() throws {
         let data = TestData.shapes(count: 256, seed: 1)
-        let trainer = try makeTrainer(data, steps: 1000)
+        let trainer = try makeTrainer(data, steps: 1500)
         var rec: [Float] = []
         try trainer.run(checkpoint: dir.appendingPathComponent("ckpt.safetensors"), progress: { rec.append($0.lastLosses!.rec) })
-        XCTAssertEqual(rec.count, 1000)
+        XCTAssertEqual(rec.count, 1500)
         let first = rec.prefix(10).reduce(0, +) / 10, last = rec.suffix(10).reduce(0, +) / 10
         XCTAssertLessThan(last, first * 0.15, "reconstruction loss should fall well below its start (\(first) → \(last))")
 
