@@ -214,7 +214,7 @@ public struct Evaluator {
         }
     }
 
-    private func mean(_ values: [Double]) throws -> Double {
+    private func mean(_ values: [Double]) -> Double {
         values.reduce(0, +) / Double(max(values.count, 1))
     }
 }

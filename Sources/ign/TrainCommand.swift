@@ -11,7 +11,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Training data: an IDX image file or an .npy NCHW float32 array.") var data: String?
     @Option(help: "Architecture: \(Architecture.all.map(\.name).joined(separator: ", ")).") var arch = "dcgan28"
     @Option(help: "Image channels, 1 or 3.") var channels = 1
-    @Option(help: "Epochs (passes over the data).") var epochs = 1
+    @Option(help: "Epochs (passes over the data; default 1).") var epochs: Int?
     @Option(help: "Stop after this many optimiser steps in total (overrides --epochs).") var steps: Int?
     @Option(help: "Batch size.") var batch = 256
     @Option(help: "Where to write the trained model (safetensors).") var out: String
@@ -48,10 +48,9 @@ struct TrainCommand: ParsableCommand {
         let trainer: Trainer
         if let resume {
             let (epochs, steps) = (self.epochs, self.steps)
-            let explicitEpochs = CommandLine.arguments.contains("--epochs")
             trainer = try Trainer.resume(from: URL(fileURLWithPath: resume)) { options in
                 if let steps { options.steps = steps }
-                if explicitEpochs { options.epochs = epochs; options.steps = steps }
+                if let epochs { options.epochs = epochs; options.steps = steps }
             }
             log.info("resumed \(resume) at step \(trainer.state.step) (epoch \(trainer.state.epoch))")
         } else {
@@ -59,7 +58,7 @@ struct TrainCommand: ParsableCommand {
                 throw ValidationError("unknown --arch \(arch); choose from \(Architecture.all.map(\.name).joined(separator: ", "))")
             }
             var options = TrainingOptions(data: data!, arch: arch, channels: channels)
-            options.epochs = epochs; options.steps = steps; options.batch = batch; options.learningRate = lr
+            options.epochs = epochs ?? 1; options.steps = steps; options.batch = batch; options.learningRate = lr
             options.objective.lambdaRec = lambdaRec; options.objective.lambdaIdem = lambdaIdem
             options.objective.lambdaTight = lambdaTight; options.objective.tightA = tightA
             options.objective.distance = distance
