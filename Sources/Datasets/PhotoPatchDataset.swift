@@ -28,6 +28,9 @@ public struct PhotoPatchBuilder: Sendable {
     public var testFraction = 0.1
     /// Seed of the photo choice and of the patch positions.
     public var seed: UInt64 = 0
+    /// Skips photos without colour (see ``isGray(_:)``): a model that should colorize must not
+    /// learn that gray images are already on its manifold.
+    public var skipGray = false
 
     /// A builder with the defaults above.
     public init() {}
@@ -119,6 +122,9 @@ public struct PhotoPatchBuilder: Sendable {
     /// Loads one photo and makes its scaled views.
     func load(_ url: URL) throws -> Photo {
         var image = try ImageLoader().load(url, channels: 3)
+        if skipGray && PhotoPatchBuilder.isGray(image) {
+            throw DatasetError(.invalidArgument, path: url.path, "has no colour (--skip-gray)")
+        }
         let longer = max(image.width, image.height)
         if longer > maxSide {
             let factor = Double(maxSide) / Double(longer)
@@ -134,6 +140,20 @@ public struct PhotoPatchBuilder: Sendable {
             throw DatasetError(.empty, path: url.path, "\(image.width)x\(image.height) is smaller than a \(size)x\(size) patch")
         }
         return Photo(url: url, width: image.width, height: image.height, views: views)
+    }
+
+    /// Whether an RGB image is gray: its mean chroma, |R − G| + |G − B| per pixel on the 0…255
+    /// scale, is under one level (JPEG noise in a gray photo stays far below that).
+    public static func isGray(_ image: PlanarImage) -> Bool {
+        let n = image.planeSize
+        guard image.channels == 3, n > 0 else { return image.channels == 1 }
+        var chroma: Double = 0
+        image.pixels.withUnsafeBufferPointer { p in
+            for i in 0..<n {
+                chroma += Double(abs(p[i] - p[n + i]) + abs(p[n + i] - p[2 * n + i]))
+            }
+        }
+        return chroma / Double(n) * 127.5 < 1
     }
 
     /// Splits the photos into train and test by `testImages` or by a seeded choice.

@@ -2,7 +2,7 @@ import Foundation
 
 /// The safetensors format: an 8-byte little-endian header length, a JSON header
 /// `{name: {dtype, shape, data_offsets}, "__metadata__": {…}}`, then raw little-endian data.
-/// Writes F32 (and I64 scalars such as `num_batches_tracked`); reads F32, F16, BF16 and I64.
+/// Writes F32 or F16 (and I64 scalars such as `num_batches_tracked`); reads F32, F16, BF16 and I64.
 public enum SafeTensors {
     /// One tensor as stored.
     public struct Entry: Sendable {
@@ -16,6 +16,16 @@ public enum SafeTensors {
             precondition(floats.count == shape.reduce(1, *))
             dtype = .f32; self.shape = shape
             data = floats.withUnsafeBytes { Data($0) }
+        }
+
+        /// Half-precision storage of `floats`, rounded to nearest; nil when a finite value is
+        /// beyond F16's range (±65504) and would become infinite.
+        public init?(halves floats: [Float], shape: [Int]) {
+            precondition(floats.count == shape.reduce(1, *))
+            let halves = floats.map { Float16($0) }
+            guard zip(halves, floats).allSatisfy({ $0.0.isFinite || !$0.1.isFinite }) else { return nil }
+            dtype = .f16; self.shape = shape
+            data = halves.map { $0.bitPattern.littleEndian }.withUnsafeBytes { Data($0) }
         }
 
         public init(int64: Int64) {

@@ -10,7 +10,11 @@ extension IGNModel {
     /// real images with statistics partly taken from noise. Recalibrating on the images the model
     /// will be applied to makes eval mode behave like training mode on them, while each sample's
     /// output stays independent of its batch-mates.
-    public func recalibrateBatchNorm(on data: Dataset, batches: Int = 200, batch: Int = 128, seed: UInt64 = 0) {
+    ///
+    /// `noise` mixes corrupted copies in: a model that will project noisy inputs normalises
+    /// them better with statistics that have seen some (see ``CalibrationNoise``).
+    public func recalibrateBatchNorm(on data: Dataset, batches: Int = 200, batch: Int = 128,
+                                     noise: CalibrationNoise = .none, seed: UInt64 = 0) {
         network.resetBatchNormState()
         let shape = sampleShape, n = min(batch, data.count)
         var rng = RandomSource(seed: seed)
@@ -20,10 +24,41 @@ extension IGNModel {
             for i in 0..<n {
                 let index = Int(rng.next() % UInt64(data.count))
                 for k in 0..<shape.count { x[i * shape.count + k] = data.values[index * shape.count + k] }
+                if let sigma = noise.draw(&rng) {
+                    // σ is on the 0…1 pixel scale; samples are in [-1, 1].
+                    let z = rng.normals(shape.count, std: 2 * sigma)
+                    for k in 0..<shape.count { x[i * shape.count + k] = min(1, max(-1, x[i * shape.count + k] + z[k])) }
+                }
             }
             Layout.toChannelMajor(x, &channelMajor, batch: n, shape: shape)
             network.forward(channelMajor, batch: n, mode: .train(updateRunningStats: true), trace: trace, workspace: workspace)
         }
-        metadata["batchnorm"] = "recalibrated on \(batches) batches of \(n) samples"
+        metadata["batchnorm"] = "recalibrated on \(batches) batches of \(n) samples" + noise.summary
+    }
+}
+
+/// Gaussian noise added to a share of the samples a recalibration sees.
+public struct CalibrationNoise: Sendable, Equatable {
+    /// Share of samples that get noise, in [0, 1].
+    public var fraction: Double
+    /// Noise levels (standard deviations on the 0…1 pixel scale), one chosen uniformly per noisy sample.
+    public var sigmas: [Float]
+
+    /// Clean samples only.
+    public static let none = CalibrationNoise(fraction: 0, sigmas: [])
+
+    public init(fraction: Double, sigmas: [Float]) {
+        precondition((0...1).contains(fraction) && (fraction == 0 || !sigmas.isEmpty))
+        self.fraction = fraction; self.sigmas = sigmas
+    }
+
+    /// The σ for the next sample, or nil for a clean one.
+    func draw(_ rng: inout RandomSource) -> Float? {
+        guard fraction > 0, Double(rng.nextUniform()) < fraction else { return nil }
+        return sigmas[Int(rng.next() % UInt64(sigmas.count))]
+    }
+
+    var summary: String {
+        fraction == 0 ? "" : ", \(Int((fraction * 100).rounded()))% with noise σ ∈ {\(sigmas.map { "\($0)" }.joined(separator: ", "))}"
     }
 }

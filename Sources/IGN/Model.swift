@@ -56,9 +56,19 @@ public final class IGNModel {
         return tensors
     }
 
-    /// Writes the model as safetensors (F32), atomically.
-    public func save(to url: URL) throws {
-        try SafeTensors.write(SafeTensors.File(tensors: stateTensors(), metadata: metadata), to: url)
+    /// Writes the model as safetensors, atomically: weights and BatchNorm statistics as F32, or
+    /// as F16 with `halfPrecision` (half the size, for shipping; outputs change by ~1e-3).
+    public func save(to url: URL, halfPrecision: Bool = false) throws {
+        var tensors = stateTensors()
+        if halfPrecision {
+            for (name, entry) in tensors where entry.dtype == .f32 {
+                guard let half = SafeTensors.Entry(halves: entry.floats(), shape: entry.shape) else {
+                    throw TensorFileError(.unsupported, url.path, "tensor '\(name)' has values beyond F16's range (±65504)")
+                }
+                tensors[name] = half
+            }
+        }
+        try SafeTensors.write(SafeTensors.File(tensors: tensors, metadata: metadata), to: url)
     }
 
     /// Loads a model file: its architecture and channels from `__metadata__`, then every tensor,

@@ -48,6 +48,7 @@ struct PhotoDatasetCommand: ParsableCommand {
     @Option(name: .customLong("test-images"), parsing: .upToNextOption,
             help: "File names (extension optional) of the photos to hold out (default: 10% chosen by the seed).") var testImages: [String] = []
     @Option(help: "Seed of the held-out choice and patch positions.") var seed: UInt64 = 0
+    @Flag(name: .customLong("skip-gray"), help: "Leave out photos without colour (for models that colorize).") var skipGray = false
 
     func run() throws {
         var builder = PhotoPatchBuilder()
@@ -63,6 +64,7 @@ struct PhotoDatasetCommand: ParsableCommand {
         builder.maxSide = maxSide
         builder.testImages = testImages.isEmpty ? nil : testImages
         builder.seed = seed
+        builder.skipGray = skipGray
         printReport(try builder.build(inputs: input.map { URL(fileURLWithPath: $0) }, into: URL(fileURLWithPath: out)))
     }
 }

@@ -70,6 +70,15 @@ final class CLITests: XCTestCase {
         let x = try NPY.read(dir.appendingPathComponent("x.npy")).values
         XCTAssertEqual(y, Projector(model: model).apply(x, count: 5, steps: 2)[1])
 
+        try ign(["calibrate", "--model", "straight.safetensors", "--data", "data.npy", "--batches", "5", "--batch", "16",
+                 "--noisy-fraction", "0.3", "--noise-sigmas", "0.1,0.2", "--half", "--out", "shipped/m.safetensors"])
+        let shipped = try SafeTensors.read(dir.appendingPathComponent("shipped/m.safetensors"))
+        XCTAssertEqual(shipped.tensors["decoder.1.running_var"]?.dtype, .f16)
+        XCTAssertTrue(shipped.metadata["batchnorm"]?.contains("30% with noise σ ∈ {0.1, 0.2}") == true, "\(shipped.metadata)")
+        try ign(["calibrate", "--model", "straight.safetensors", "--data", "data.npy", "--noisy-fraction", "0.3",
+                 "--noise-sigmas", "0.1,x", "--out", "bad.safetensors"], expect: 2)
+            .contains("--noise-sigmas") ? () : XCTFail("the usage error names the option")
+
         try ign(["sample", "--model", "straight.safetensors", "--count", "6", "--columns", "3", "--steps", "2", "--out", "grid.png"])
         try ign(["interpolate", "--model", "straight.safetensors", "--pairs", "2", "--frames", "4", "--out", "interp.png"])
         let grid = try ImageLoader().load(dir.appendingPathComponent("grid.png"))

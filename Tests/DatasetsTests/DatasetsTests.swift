@@ -131,6 +131,27 @@ final class DatasetsTests: XCTestCase {
         for i in 0..<150 { XCTAssertFalse(isCrop(Array(train[(i * n)..<((i + 1) * n)]), of: heldOut), "train patch \(i)") }
     }
 
+    func testSkipGrayLeavesOutPhotosWithoutColour() throws {
+        let loader = ImageLoader()
+        for name in ["camera.jpg", "text.png", "brick.jpg"] {
+            XCTAssertTrue(PhotoPatchBuilder.isGray(try loader.load(DatasetsTests.photosURL.appendingPathComponent(name), channels: 3)), name)
+        }
+        for name in ["chelsea.jpg", "coffee.jpg", "astronaut.jpg"] {
+            XCTAssertFalse(PhotoPatchBuilder.isGray(try loader.load(DatasetsTests.photosURL.appendingPathComponent(name), channels: 3)), name)
+        }
+        var builder = PhotoPatchBuilder()
+        builder.patches = 20
+        builder.testPatches = 4
+        builder.maxSide = 64
+        builder.skipGray = true
+        builder.testImages = ["chelsea"]
+        let out = directory.appendingPathComponent("colour")
+        let names = ["camera.jpg", "chelsea.jpg", "coffee.jpg"].map { DatasetsTests.photosURL.appendingPathComponent($0) }
+        let report = try builder.build(inputs: names, into: out)
+        XCTAssertEqual(report.warnings.count, 1)
+        XCTAssertTrue(report.warnings[0].contains("camera.jpg") && report.warnings[0].contains("no colour"), report.warnings[0])
+    }
+
     private func isCrop(_ patch: [Float], of photos: [PhotoPatchBuilder.Photo]) -> Bool {
         for view in photos.flatMap(\.views) {
             for y in 0...(view.height - 32) {

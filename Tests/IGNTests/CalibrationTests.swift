@@ -27,4 +27,35 @@ final class CalibrationTests: XCTestCase {
         XCTAssertLessThan(after, 0.05, "recalibrated statistics are the data's, up to sampling")
         XCTAssertNotNil(model.metadata["batchnorm"])
     }
+
+    /// Noise mixed into the calibration reaches the running statistics as noise of the asked σ
+    /// on the asked share of samples. On all-zero images the network (zero biases, LeakyReLU,
+    /// which is positively homogeneous) is linear in the noise up to its first BatchNorm, so that
+    /// BatchNorm's running variance scales as σ²; with a share f of noisy samples (the rest give
+    /// 0) the variance is f·E[y²] − (f·E[y])² of the all-noisy statistics.
+    func testNoiseMixReachesTheStatisticsWithItsSigmaAndShare() throws {
+        let model = try IGNModel(architecture: .tiny28, channels: 1)
+        model.initialize(seed: 3)
+        let zeros = Dataset(shape: model.sampleShape, values: [Float](repeating: 0, count: 64 * model.sampleShape.count))
+        let store = model.network.store
+        let variance = store.layout.buffers.first { $0.name.hasSuffix("running_var") }!
+        let mean = store.buffer(variance.name.replacingOccurrences(of: "running_var", with: "running_mean"))!
+        func runningStatistics(_ noise: CalibrationNoise) -> (mean: [Double], variance: [Double]) {
+            model.recalibrateBatchNorm(on: zeros, batches: 300, batch: 32, noise: noise, seed: 9)
+            return ((0..<mean.count).map { Double(store.buffers[mean.offset + $0]) },
+                    (0..<variance.count).map { Double(store.buffers[variance.offset + $0]) })
+        }
+        let clean = runningStatistics(.none).variance
+        let small = runningStatistics(CalibrationNoise(fraction: 1, sigmas: [0.02])).variance
+        let large = runningStatistics(CalibrationNoise(fraction: 1, sigmas: [0.04]))
+        let half = runningStatistics(CalibrationNoise(fraction: 0.5, sigmas: [0.04])).variance
+        XCTAssertTrue(clean.allSatisfy { $0 < 1e-12 }, "zero images give zero variance: \(clean)")
+        XCTAssertTrue(small.allSatisfy { $0 > 1e-9 }, "\(small)")
+        for c in 0..<variance.count {
+            XCTAssertEqual(large.variance[c] / small[c], 4, accuracy: 1e-3, "channel \(c): twice the σ, four times the variance")
+            let m = large.mean[c], expected = 0.5 * (large.variance[c] + m * m) - 0.25 * m * m
+            XCTAssertEqual(half[c] / expected, 1, accuracy: 0.1, "channel \(c): half the samples noisy")
+        }
+        XCTAssertTrue(model.metadata["batchnorm"]!.contains("50% with noise"), model.metadata["batchnorm"]!)
+    }
 }

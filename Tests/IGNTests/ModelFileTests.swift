@@ -22,6 +22,39 @@ final class ModelFileTests: XCTestCase {
         XCTAssertEqual(Projector(model: loaded).apply(x, count: 4, steps: 2), Projector(model: model).apply(x, count: 4, steps: 2))
     }
 
+    func testHalfPrecisionFilesAreHalfTheSizeAndCloseInOutput() throws {
+        let model = try IGNModel(architecture: .dcgan28, channels: 1)
+        model.initialize(seed: 5)
+        model.recalibrateBatchNorm(on: TestData.shapes(count: 64, seed: 2), batches: 20, batch: 32)
+        let full = dir.appendingPathComponent("full.safetensors"), half = dir.appendingPathComponent("half.safetensors")
+        try model.save(to: full)
+        try model.save(to: half, halfPrecision: true)
+        let fullSize = try Data(contentsOf: full).count, halfSize = try Data(contentsOf: half).count
+        XCTAssertEqual(Double(halfSize) / Double(fullSize), 0.5, accuracy: 0.01)
+
+        let file = try SafeTensors.read(half)
+        XCTAssertTrue(file.tensors.values.allSatisfy { $0.dtype == .f16 || $0.dtype == .i64 })
+        let stored = model.stateTensors()
+        for (name, entry) in file.tensors where entry.dtype == .f16 {
+            for (a, b) in zip(entry.floats(), stored[name]!.floats()) {
+                XCTAssertEqual(a, b, accuracy: abs(b) * 0x1p-11 + 0x1p-24, name)  // round to nearest: half an F16 ulp
+            }
+        }
+        let loaded = try IGNModel.load(half)
+        XCTAssertEqual(loaded.network.store.counters, model.network.store.counters)
+        let x = TestData.shapes(count: 8, seed: 1).values
+        let a = Projector(model: model).apply(x, count: 8, steps: 1)[0], b = Projector(model: loaded).apply(x, count: 8, steps: 1)[0]
+        let worst = zip(a, b).map { abs($0 - $1) }.max()!
+        XCTAssertGreaterThan(worst, 0, "F16 rounding is visible")
+        XCTAssertLessThan(worst, 1e-2, "but small against the [-1, 1] output range")
+
+        let v = model.network.store.layout.buffers.first { $0.name.hasSuffix("running_var") }!
+        model.network.store.buffers[v.offset] = 1e5
+        XCTAssertThrowsError(try model.save(to: dir.appendingPathComponent("big.safetensors"), halfPrecision: true)) { error in
+            XCTAssertTrue("\(error)".contains("big.safetensors") && "\(error)".contains(v.name), "\(error)")
+        }
+    }
+
     func testInitialisationStatistics() throws {
         let model = try IGNModel(architecture: .dcgan28, channels: 1)
         model.initialize(seed: 1)
