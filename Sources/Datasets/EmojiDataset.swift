@@ -17,6 +17,9 @@ public struct EmojiDatasetBuilder: Sendable {
     public var seed: UInt64 = 0
     /// Use only the first `limit` glyphs by id (for quick checks); nil uses all.
     public var limit: Int?
+    /// Also write the first this many test glyphs at the font's resolution (squared on white)
+    /// as `NAME-test-png/gID.png`: held-out inputs for pipelines and pictures.
+    public var exportTest = 0
 
     /// A builder with the defaults above.
     public init() {}
@@ -46,6 +49,15 @@ public struct EmojiDatasetBuilder: Sendable {
                 try stack.append(try image(glyphs[position], font: font))
                 listing += "\(part) \(glyphs[position].glyphID)\n"
             }
+            if part == "test" && exportTest > 0 {
+                let folder = directory.appendingPathComponent("\(name)-test-png")
+                try makeDirectory(folder)
+                for position in positions.prefix(exportTest) {
+                    let url = folder.appendingPathComponent("g\(glyphs[position].glyphID).png")
+                    try ImageWriter().write(try square(glyphs[position], font: font), to: url)
+                }
+                report.files.append(folder)
+            }
             report.arrays.append(try stack.write(to: directory.appendingPathComponent("\(name)-\(part).npy")))
             if part == "test" {
                 let preview = directory.appendingPathComponent("\(name)-test-preview.png")
@@ -61,10 +73,14 @@ public struct EmojiDatasetBuilder: Sendable {
 
     /// One glyph as a white-backed `size` × `size` RGB image.
     func image(_ glyph: ColorGlyph, font: URL) throws -> PlanarImage {
+        try square(glyph, font: font).resized(width: size, height: size, kernel: .lanczos3)
+    }
+
+    /// One glyph at the font's resolution, alpha flattened on white, padded square with white.
+    func square(_ glyph: ColorGlyph, font: URL) throws -> PlanarImage {
         let decoded = try ImageLoader().load(data: glyph.png, channels: 3,
                                              name: "\(font.path) glyph \(glyph.glyphID)")
         let side = max(decoded.width, decoded.height)
         return try decoded.padded(toWidth: side, height: side, mode: .constant(1))
-            .resized(width: size, height: size, kernel: .lanczos3)
     }
 }

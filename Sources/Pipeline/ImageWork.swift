@@ -46,7 +46,8 @@ final class ImageWork: @unchecked Sendable {
         height = image.height
         let wantsClean = !job.corruptions.isEmpty
             && (job.measures.contains(.psnr) || job.measures.contains(.ssim) || job.artifacts.contains(.strip))
-        let damaged = try Corruption.apply(job.corruptions, to: image, seed: seed)
+        let atModelSize = job.corruptAt == .model && job.fit != .tiles && modelSize != nil
+        let damaged = atModelSize ? image : try Corruption.apply(job.corruptions, to: image, seed: seed)
         guard let size = modelSize else {
             layout = .none
             corrupted = damaged
@@ -74,9 +75,21 @@ final class ImageWork: @unchecked Sendable {
                 let side = min(width, height)
                 crop = ((width - side) / 2, (height - side) / 2, side, side)
             }
+            let croppedClean = wantsClean || atModelSize
+                ? try image.cropped(x: crop.x, y: crop.y, width: crop.width, height: crop.height) : nil
+            if atModelSize {
+                let cleanSample = try croppedClean!.resized(width: size, height: size)
+                let sample = try Corruption.apply(job.corruptions, to: cleanSample, seed: seed)
+                layout = .whole(sample: sample)
+                remaining = 1
+                window = []
+                corrupted = sample
+                clean = wantsClean ? cleanSample : nil
+                outputSize = nil
+                return
+            }
             let croppedDamaged = try damaged.cropped(x: crop.x, y: crop.y, width: crop.width, height: crop.height)
             let sample = try croppedDamaged.resized(width: size, height: size)
-            let croppedClean = wantsClean ? try image.cropped(x: crop.x, y: crop.y, width: crop.width, height: crop.height) : nil
             layout = .whole(sample: sample)
             remaining = 1
             window = []

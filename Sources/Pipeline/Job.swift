@@ -23,6 +23,16 @@ public struct Job: Equatable, Sendable {
         case input
     }
 
+    /// The resolution synthetic corruptions are applied at.
+    public enum CorruptAt: String, Sendable, CaseIterable {
+        /// The input's own pixels, before fitting: what a file damaged in the wild looks like.
+        case input
+        /// The fitted model-size sample (`resize` and `cover` with `size: model`): noise keeps
+        /// its σ and sketch lines their width instead of being averaged away by the resize, as
+        /// in `ign eval`. `tiles` works on the input's pixels, so there both are the same.
+        case model
+    }
+
     /// What the output image holds.
     public enum Color: String, Sendable, CaseIterable {
         /// The network's output f^k(x) as it is.
@@ -66,8 +76,10 @@ public struct Job: Equatable, Sendable {
     public var size: Size = .model
     /// Minimum overlap of neighbouring tiles, in pixels (`tiles` only).
     public var overlap = 8
-    /// Corruptions applied to each input before it is fitted, in order.
+    /// Corruptions applied to each input, in order.
     public var corruptions: [Corruption] = []
+    /// Whether corruptions are applied before fitting or to the fitted sample.
+    public var corruptAt: CorruptAt = .input
     /// Applications of f: the output is f^steps(x).
     public var steps = 1
     /// Samples (images or tiles) per network call.
@@ -114,6 +126,9 @@ public struct Job: Equatable, Sendable {
         guard (0...256).contains(threads) else { throw bad("threads must be 0...256 (0 = one per core), got \(threads)") }
         guard overlap >= 0 else { throw bad("overlap must be ≥ 0, got \(overlap)") }
         guard maxPixels > 0 else { throw bad("max-pixels must be positive, got \(maxPixels)") }
+        if corruptAt == .model && fit != .tiles && size == .input {
+            throw bad("corrupt-at: model corrupts the model-size sample, so outputs are model-size too: use size: model")
+        }
         if model == nil {
             guard !corruptions.isEmpty else { throw bad("without a model there is nothing to do: give corruptions") }
             guard color == .network else { throw bad("color: lightness needs a model") }
@@ -132,6 +147,7 @@ public struct Job: Equatable, Sendable {
             "size": size.rawValue,
             "overlap": String(overlap),
             "corrupt": corruptions.map(\.description).joined(separator: ","),
+            "corrupt-at": corruptAt.rawValue,
             "steps": String(steps),
             "format": format.rawValue,
             "color": color.rawValue,

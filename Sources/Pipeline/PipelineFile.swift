@@ -18,7 +18,7 @@ import Yams
 public enum PipelineFile {
     /// Every key a pipeline file may hold.
     public static let keys = [
-        "input", "output", "model", "fit", "size", "overlap", "corrupt", "steps", "batch", "workers",
+        "input", "output", "model", "fit", "size", "overlap", "corrupt", "corrupt-at", "steps", "batch", "workers",
         "threads", "format", "color", "write", "metrics", "include", "exclude", "follow-symlinks",
         "seed", "max-pixels",
     ]
@@ -116,6 +116,7 @@ public enum PipelineFile {
                 }
             }
         }
+        if let corruptAt = try choice("corrupt-at", Job.CorruptAt.self) { job.corruptAt = corruptAt }
         if let steps = try integer("steps", 1...100) { job.steps = steps }
         if let batch = try integer("batch", 1...4096) { job.batch = batch }
         if let workers = try integer("workers", 0...256) { job.workers = workers }

@@ -21,6 +21,7 @@ struct EmojiDatasetCommand: ParsableCommand {
     @Option(name: .customLong("val-fraction"), help: "Share of glyphs carved out for validation (0: none).") var valFraction = 0.05
     @Option(help: "Seed of the split.") var seed: UInt64 = 0
     @Option(help: "Use only the first N glyphs by id (quick checks).") var limit: Int?
+    @Option(name: .customLong("export-test"), help: "Also write the first N test glyphs at full resolution as PNGs (pipeline inputs).") var exportTest = 0
 
     func run() throws {
         var builder = EmojiDatasetBuilder()
@@ -29,6 +30,7 @@ struct EmojiDatasetCommand: ParsableCommand {
         builder.validationFraction = valFraction
         builder.seed = seed
         builder.limit = limit
+        builder.exportTest = exportTest
         printReport(try builder.build(font: URL(fileURLWithPath: font), into: URL(fileURLWithPath: out)))
     }
 }

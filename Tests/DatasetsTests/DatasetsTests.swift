@@ -85,7 +85,22 @@ final class DatasetsTests: XCTestCase {
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: first.appendingPathComponent("emoji32-test-preview.png").path))
 
+        builder.exportTest = 3
         _ = try builder.build(font: DatasetsTests.fontURL, into: second)
+        // The exported test glyphs are the first test images at full resolution.
+        let split = try String(contentsOf: second.appendingPathComponent("emoji32-split.txt"), encoding: .utf8)
+        let testIDs = split.split(separator: "\n").filter { $0.hasPrefix("test ") }.map { $0.split(separator: " ")[1] }
+        let exported = try FileManager.default.contentsOfDirectory(atPath: second.appendingPathComponent("emoji32-test-png").path)
+        XCTAssertEqual(Set(exported), Set(testIDs.prefix(3).map { "g\($0).png" }))
+        let (_, test) = try NPY.read(second.appendingPathComponent("emoji32-test.npy"))
+        for (n, id) in testIDs.prefix(3).enumerated() {
+            let full = try ImageLoader().load(second.appendingPathComponent("emoji32-test-png/g\(id).png"))
+            XCTAssertEqual(full.width, full.height)
+            XCTAssertGreaterThan(full.width, 100)
+            let small = try full.resized(width: 32, height: 32, kernel: .lanczos3)
+            let worst = zip(small.pixels, test[(n * 3072)..<((n + 1) * 3072)]).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(worst, 0.02, "g\(id).png is test image \(n) before resizing (up to 8-bit rounding)")
+        }
         for file in ["emoji32-train.npy", "emoji32-val.npy", "emoji32-test.npy", "emoji32-split.txt"] {
             XCTAssertEqual(try Data(contentsOf: first.appendingPathComponent(file)),
                            try Data(contentsOf: second.appendingPathComponent(file)), file)
@@ -119,7 +134,7 @@ final class DatasetsTests: XCTestCase {
         let lines = sources.split(separator: "\n").filter { !$0.hasPrefix("#") }
         let testNames = lines.filter { $0.hasPrefix("test ") }.map { URL(fileURLWithPath: String($0.split(separator: " ")[1])).lastPathComponent }
         XCTAssertEqual(testNames, ["chelsea.jpg", "rocket.jpg"])
-        XCTAssertEqual(lines.filter { $0.hasPrefix("train ") }.count, 14)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("train ") }.count, 15)
         XCTAssertEqual(lines.filter { $0.hasPrefix("skipped ") }.count, 1)
 
         // Every test patch is a crop of a held-out photo; no train patch is.

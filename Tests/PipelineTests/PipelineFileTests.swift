@@ -18,12 +18,14 @@ final class PipelineFileTests: XCTestCase {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let folder = root.appendingPathComponent("pipelines")
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }.sorted()
-        XCTAssertEqual(names, ["benchmark.yaml", "colorize.yaml", "denoise.yaml", "drift.yaml", "sketch.yaml"])
+        XCTAssertEqual(names, ["benchmark.yaml", "colorize.yaml", "denoise.yaml", "drift.yaml", "photo-benchmark.yaml", "sketch.yaml"])
         var jobs: [String: Job] = [:]
         for name in names { jobs[name] = try PipelineFile.load(folder.appendingPathComponent(name)) }
         XCTAssertEqual(jobs["denoise.yaml"]?.fit, .tiles)
         XCTAssertEqual(jobs["colorize.yaml"]?.color, .lightness)
         XCTAssertEqual(jobs["sketch.yaml"]?.corruptions, [.sketch(.canny)])
+        XCTAssertEqual(jobs["sketch.yaml"]?.corruptAt, .model)
+        XCTAssertEqual(jobs["photo-benchmark.yaml"]?.fit, .tiles)
         XCTAssertEqual(jobs["drift.yaml"]?.artifacts, [])
         XCTAssertEqual(jobs["benchmark.yaml"]?.corruptions, [.noise(sigma: 0.2)])
         XCTAssertEqual(Set(jobs.values.compactMap(\.model)), ["fashion28", "emoji32", "photo32"])
@@ -38,6 +40,7 @@ final class PipelineFileTests: XCTestCase {
             size: input
             overlap: 6
             corrupt: [grayscale, "noise:0.1,blur:1"]
+            corrupt-at: model
             steps: 3
             batch: 16
             workers: 2
@@ -57,6 +60,7 @@ final class PipelineFileTests: XCTestCase {
         expected.size = .input
         expected.overlap = 6
         expected.corruptions = [.grayscale, .noise(sigma: 0.1), .blur(sigma: 1)]
+        expected.corruptAt = .model
         expected.steps = 3
         expected.batch = 16
         expected.workers = 2

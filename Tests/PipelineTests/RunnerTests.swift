@@ -211,6 +211,30 @@ final class RunnerTests: XCTestCase {
         XCTAssertLessThan(lightnessError, 1.5, "the output keeps the input's lightness")
     }
 
+    /// Noise added before a 120→28 resize is mostly averaged away; added to the fitted sample it
+    /// keeps its σ (PSNR of noise σ = 0.2 is 20·log10(1/0.2) ≈ 14 dB, a little more where clipped).
+    func testCorruptAtModelSizeKeepsTheNoiseLevel() throws {
+        let folder = try Fixtures.folder()
+        let input = folder.appendingPathComponent("in")
+        try Fixtures.write(Fixtures.image(width: 120, height: 90, seed: 4), "photo.png", in: input)
+        func noisyPSNR(_ at: Job.CorruptAt) throws -> Double {
+            var job = try job(folder, input: input, output: "out-\(at.rawValue)")
+            job.fit = .resize
+            job.corruptions = [.noise(sigma: 0.2)]
+            job.corruptAt = at
+            job.artifacts = [.corrupted]
+            job.measures = [.psnr]
+            let report = try PipelineRunner(job: job).run()
+            let corrupted = try ImageLoader().load(report.output.appendingPathComponent("photo.corrupted.png"))
+            XCTAssertEqual([corrupted.width, corrupted.height], [28, 28])
+            let line = try Fixtures.lines(report.output.appendingPathComponent("metrics.jsonl"))[0]
+            return try XCTUnwrap(ImageRecord(jsonLine: Substring(line))?.psnrIn)
+        }
+        let atModel = try noisyPSNR(.model), atInput = try noisyPSNR(.input)
+        XCTAssertEqual(atModel, 14.5, accuracy: 1.5)
+        XCTAssertGreaterThan(atInput, atModel + 8, "resizing averaged the input-size noise away")
+    }
+
     func testCorruptionsAloneWithoutAModel() throws {
         let folder = try Fixtures.folder()
         let input = folder.appendingPathComponent("in")
@@ -252,6 +276,11 @@ final class RunnerTests: XCTestCase {
         cases.append((job, "inside the output folder"))
         job = Job(input: input.path, output: out)
         cases.append((job, "nothing to do"))
+        job = Job(input: input.path, output: out, model: model.path)
+        job.corruptions = [.grayscale]
+        job.corruptAt = .model
+        job.size = .input
+        cases.append((job, "corrupt-at"))
         for (job, expected) in cases {
             XCTAssertThrowsError(try PipelineRunner(job: job).run(), expected) { error in
                 XCTAssertEqual((error as? PipelineError)?.code, .usage, "\(error)")
