@@ -18,6 +18,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Model: a bundled name or a .safetensors path (overrides the file's).") var model: String?
     @Option(help: "Applications of f (overrides the file's).") var steps: Int?
     @Option(help: "Seed of the synthetic corruptions (overrides the file's).") var seed: UInt64?
+    @Option(help: "How images meet the model's size: resize, cover or tiles (overrides the file's).") var fit: Job.Fit?
     @OptionGroup var options: PipelineOptions
 
     func run() throws {
@@ -33,6 +34,7 @@ struct RunCommand: ParsableCommand {
         if let model { job.model = model }
         if let steps { job.steps = steps }
         if let seed { job.seed = seed }
+        if let fit { job.fit = fit }
         options.apply(to: &job)
         _ = try runPipeline(job, force: options.force, quiet: options.quiet)
     }

@@ -133,5 +133,14 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(Set(Fixtures.contents(of: folder.appendingPathComponent("drift")).keys),
                        ["metrics.jsonl", "errors.jsonl", "summary.json", "summary.csv", "pipeline.json"], "metrics only")
         XCTAssertEqual(kept.stderr, "")
+
+        // `run --fit` overrides the file's fit: tiles keep the input's 40×30, cover writes 28×28.
+        let file = try pipelineFile(folder, "input: in\noutput: fitted\nmodel: \(model.path)\nfit: cover\ninclude: [\"*.jpg\"]\n")
+        for (fit, size) in [("cover", [28, 28]), ("tiles", [40, 30])] {
+            let run = try Fixtures.run(["run", file, "--fit", fit, "--output", "fitted-\(fit)", "-q"], in: folder)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let output = try ImageLoader().load(folder.appendingPathComponent("fitted-\(fit)/a/x.png"))
+            XCTAssertEqual([output.width, output.height], size, fit)
+        }
     }
 }
