@@ -89,7 +89,7 @@ public final class IGNModel {
         }
         let model = try IGNModel(architecture: arch, channels: channels)
         try model.loadState(file, path: path)
-        model.metadata = file.metadata
+        model.metadata = file.metadata.filter { !Trainer.checkpointKeys.contains($0.key) }
         return model
     }
 

@@ -147,6 +147,10 @@ public final class Trainer {
 
     // MARK: Checkpoints
 
+    /// Metadata only a checkpoint carries: the state a resumed run continues from. A model
+    /// loaded from a checkpoint leaves it out, so files written from it do not repeat stale state.
+    public static let checkpointKeys: Set<String> = ["checkpoint", "options", "step", "epoch", "batch_in_epoch", "adam_step", "rng", "seconds"]
+
     /// Writes weights, running statistics, Adam's moments and step, the RNG, the data position and
     /// the options in one safetensors file (atomically). The file also loads as a model.
     public func saveCheckpoint(to url: URL) throws {

@@ -72,6 +72,11 @@ struct TrainCommand: ParsableCommand {
                 guard model.architecture == archSpec, model.channels == channels else {
                     throw CommandError("\(initWeights): is \(model.architecture.name) with \(model.channels) channel(s), not \(arch) with \(channels)")
                 }
+                // This run's record replaces the starting point's; the file it started from is named.
+                let start = model.metadata
+                model.metadata = ["arch": start["arch"]!, "channels": start["channels"]!,
+                                  "init_weights": (initWeights as NSString).lastPathComponent
+                                      + (start["steps"].map { " (\($0) steps, lr \(start["lr"] ?? "?"))" } ?? "")]
             } else {
                 model = try IGNModel(architecture: archSpec, channels: channels)
                 model.initialize(seed: seed)

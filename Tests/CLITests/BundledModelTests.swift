@@ -7,25 +7,85 @@ import XCTest
 /// The models shipped in the package load by name, carry their card and training record, and
 /// really are projectors: real test images come back close to themselves.
 final class BundledModelTests: XCTestCase {
-    func testFashion28() throws {
-        XCTAssertTrue(BundledModels.names.contains("fashion28"), "bundled: \(BundledModels.names)")
-        let model = try BundledModels.load("fashion28")
-        XCTAssertEqual(model.architecture, .dcgan28)
-        XCTAssertEqual(model.channels, 1)
+    static let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../samples").standardized
+
+    /// Loads a bundled model by name and checks what every shipped model carries.
+    func bundled(_ name: String, _ architecture: Architecture, channels: Int) throws -> IGNModel {
+        XCTAssertTrue(BundledModels.names.contains(name), "bundled: \(BundledModels.names)")
+        let model = try BundledModels.load(name)
+        XCTAssertEqual(model.architecture, architecture)
+        XCTAssertEqual(model.channels, channels)
         XCTAssertNotNil(model.metadata["batchnorm"], "shipped models are recalibrated on data")
         XCTAssertEqual(model.metadata["noise"], "fourier")
-        let card = try XCTUnwrap(BundledModels.card("fashion28"))
+        let card = try XCTUnwrap(BundledModels.card(name))
         XCTAssertTrue(card.contains("ign train"), "the card gives the training command")
+        return model
+    }
 
+    /// The PNGs of a samples/ folder, loaded and resized to `size` as the datasets were made.
+    func images(_ folder: String, channels: Int, size: Int) throws -> [PlanarImage] {
+        let url = Self.samples.appendingPathComponent(folder)
+        let files = try FileManager.default.contentsOfDirectory(atPath: url.path).filter { $0.hasSuffix(".png") }.sorted()
+        return try files.map {
+            let image = try ImageLoader().load(url.appendingPathComponent($0), channels: channels)
+            return image.width == size ? image : try image.resized(width: size, height: size, kernel: .lanczos3)
+        }
+    }
+
+    func psnr(_ a: [Float], _ b: [Float]) -> Double {
+        let mse = zip(a, b).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(a.count)
+        return 10 * log10(4 / mse)  // the range [-1, 1] spans 2
+    }
+
+    func testFashion28() throws {
+        let model = try bundled("fashion28", .dcgan28, channels: 1)
         // The 64 Fashion-MNIST test images in samples/ (never trained on): f(x) ≈ x.
-        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("../../samples/fashion").standardized
-        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".png") }.sorted()
-        XCTAssertEqual(files.count, 64)
-        let x = try files.flatMap { try ImageLoader().load(folder.appendingPathComponent($0), channels: 1).pixels }
-        let fx = Projector(model: model).apply(x, count: files.count, steps: 1)[0]
-        let mse = zip(fx, x).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(x.count)
-        let psnr = 10 * log10(4 / mse)  // the range [-1, 1] spans 2
-        XCTAssertGreaterThan(psnr, 20, "reconstruction PSNR on real test images")
+        let x = try images("fashion", channels: 1, size: 28)
+        XCTAssertEqual(x.count, 64)
+        let fx = Projector(model: model).apply(x.flatMap(\.pixels), count: x.count, steps: 1)[0]
+        XCTAssertGreaterThan(psnr(fx, x.flatMap(\.pixels)), 20, "reconstruction PSNR on real test images")
+    }
+
+    /// The 48 held-out emoji in samples/: f(x) ≈ x, and gray copies get colour back: the input's
+    /// lightness with f(gray)'s chroma is closer (CIELAB ΔE) to the original than the gray is.
+    func testEmoji32() throws {
+        let model = try bundled("emoji32", .dcgan32, channels: 3)
+        let x = try images("emoji", channels: 3, size: 32)
+        XCTAssertEqual(x.count, 48)
+        let projector = Projector(model: model)
+        let fx = projector.apply(x.flatMap(\.pixels), count: x.count, steps: 1)[0]
+        XCTAssertGreaterThan(psnr(fx, x.flatMap(\.pixels)), 20, "reconstruction PSNR on held-out emoji")
+
+        let gray = try x.map { try Corruption.grayscale.apply(to: $0, seed: 0) }
+        let fgray = projector.apply(gray.flatMap(\.pixels), count: gray.count, steps: 1)[0]
+        var grayError = 0.0, colorizedError = 0.0
+        for (i, original) in x.enumerated() {
+            let chroma = try PlanarImage(width: 32, height: 32, channels: 3, pixels: Array(fgray[(i * 3072)..<((i + 1) * 3072)]))
+            colorizedError += try Metrics.meanDeltaE76(Colorization.combine(lightnessOf: gray[i], chromaOf: chroma), original)
+            grayError += try Metrics.meanDeltaE76(gray[i], original)
+        }
+        XCTAssertLessThan(colorizedError / grayError, 0.9, "ΔE \(colorizedError / 48) vs gray \(grayError / 48)")
+    }
+
+    /// photo32 on whole photos it never saw, tile by tile, as `pipelines/photo-benchmark.yaml`
+    /// runs it: noise σ 0.1 is removed by at least 2 dB.
+    func testPhoto32DenoisesHeldOutPhotosInTiles() throws {
+        _ = try bundled("photo32", .dcgan32, channels: 3)
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("ign-photo32-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let process = Process()
+        process.executableURL = CLITests.executable
+        process.arguments = ["run", "pipelines/photo-benchmark.yaml", "--output", out.path, "--quiet"]
+        process.currentDirectoryURL = Self.samples.deletingLastPathComponent()
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("summary.json"))) as? [String: Any]
+        let metrics = try XCTUnwrap(summary?["metrics"] as? [String: [String: Double]])
+        let noisy = try XCTUnwrap(metrics["psnr_in"]?["mean"]), projected = try XCTUnwrap(metrics["psnr_out"]?["mean"])
+        XCTAssertEqual(metrics["psnr_in"]?["count"], 3)
+        XCTAssertGreaterThan(projected - noisy, 2, "PSNR \(noisy) → \(projected) dB")
     }
 }

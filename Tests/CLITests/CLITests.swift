@@ -14,8 +14,8 @@ final class CLITests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
     /// `ign` is built next to the test bundle (on Linux the bundle URL is that folder; elsewhere, the bundle inside it).
-    var executable: URL {
-        let bundle = Bundle(for: Self.self).bundleURL
+    static var executable: URL {
+        let bundle = Bundle(for: CLITests.self).bundleURL
         let here = bundle.appendingPathComponent("ign")
         return FileManager.default.isExecutableFile(atPath: here.path) ? here : bundle.deletingLastPathComponent().appendingPathComponent("ign")
     }
@@ -24,7 +24,7 @@ final class CLITests: XCTestCase {
     @discardableResult
     func ign(_ arguments: [String], expect status: Int32 = 0, file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = Self.executable
         process.arguments = arguments
         process.currentDirectoryURL = dir
         let errors = Pipe()
@@ -59,6 +59,14 @@ final class CLITests: XCTestCase {
         let straight = try SafeTensors.read(dir.appendingPathComponent("straight.safetensors"))
         let resumed = try SafeTensors.read(dir.appendingPathComponent("resumed.safetensors"))
         XCTAssertEqual(resumed.metadata["steps"], "6")
+        XCTAssertTrue(Set(resumed.metadata.keys).isDisjoint(with: Trainer.checkpointKeys), "no stale checkpoint state: \(resumed.metadata.keys.sorted())")
+        try ign(["train", "--data", "data.npy", "--arch", "tiny28", "--channels", "1", "--batch", "16", "--threads", "1",
+                 "--init-weights", "resumed.safetensors", "--lr", "2e-5", "--steps", "2", "--out", "annealed.safetensors"])
+        let annealed = try SafeTensors.read(dir.appendingPathComponent("annealed.safetensors")).metadata
+        XCTAssertEqual(annealed["init_weights"], "resumed.safetensors (6 steps, lr 0.0001)")
+        XCTAssertEqual(annealed["steps"], "2")
+        XCTAssertEqual(annealed["lr"], "2e-05")
+        XCTAssertTrue(Set(annealed.keys).isDisjoint(with: Trainer.checkpointKeys), "\(annealed.keys.sorted())")
         for (name, tensor) in straight.tensors { XCTAssertEqual(tensor.data, resumed.tensors[name]?.data, name) }
 
         try NPY.write(Array(try NPY.read(dir.appendingPathComponent("data.npy")).values.prefix(5 * 784)), shape: [5, 1, 28, 28],
