@@ -53,6 +53,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "CVips"]),
         // Runs the built `ign`; depending on it makes `swift test` build it.
         .testTarget(name: "CLITests", dependencies: ["IGN", "Engine", "Imaging", "ign"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "IGN", "Engine", "Imaging"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "IGN", "Engine", "Imaging"]),
         // Depends on the executable so that `swift test` builds `ign` for the end-to-end tests.
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "IGN", "Imaging", "ign"]),

@@ -66,6 +66,8 @@ public struct EvaluationReport: Codable, Sendable {
     public var reconstructionPSNR: Double
     public var drift: [Drift]
     public var denoising: [Denoising]
+    /// Where the blur baseline's σ was chosen: "validation", or "test" when no validation data was given.
+    public var blurTunedOn: String
     public var colorization: Colorization?
     public var sketch: Sketch
 }
@@ -151,7 +153,8 @@ public struct Evaluator {
 
         return EvaluationReport(model: name, arch: model.architecture.name, channels: model.channels, samples: test.count,
                                 mode: options.trainMode ? "train" : "eval", reconstructionPSNR: reconstruction,
-                                drift: drift, denoising: denoising, colorization: colorization, sketch: sketch)
+                                drift: drift, denoising: denoising, blurTunedOn: validation == nil ? "test" : "validation",
+                                colorization: colorization, sketch: sketch)
     }
 
     // MARK: Helpers
@@ -232,7 +235,7 @@ extension EvaluationReport {
             lines.append("\(d.source.padding(toLength: 10, withPad: " ", startingAt: 0))  \(d.applications)   \(f(d.rms.mean, 4))    \(f(d.rms.median, 4))      \(f(100 * d.relative.mean))%          \(f(100 * d.relative.median))%")
         }
         lines.append("")
-        lines.append("denoising σ   noisy   f(noisy)   blur (σ*)        median 3×3   gain over best classical")
+        lines.append("denoising σ   noisy   f(noisy)   blur (σ* on \(blurTunedOn))  median 3×3   gain over best classical")
         for d in denoising {
             let best = max(d.blurPSNR, d.median3PSNR)
             lines.append("      \(f(d.sigma))   \(f(d.noisyPSNR))   \(f(d.modelPSNR))      \(f(d.blurPSNR)) (\(f(d.blurSigma))) \(f(d.median3PSNR))        \(f(d.modelPSNR - best)) dB")
