@@ -46,11 +46,10 @@ final class ImageWork: @unchecked Sendable {
         height = image.height
         let wantsClean = !job.corruptions.isEmpty
             && (job.measures.contains(.psnr) || job.measures.contains(.ssim) || job.artifacts.contains(.strip))
-        let atModelSize = job.corruptAt == .model && job.fit != .tiles && modelSize != nil
-        let damaged = atModelSize ? image : try Corruption.apply(job.corruptions, to: image, seed: seed)
+        let corrupt: (PlanarImage) throws -> PlanarImage = { try Corruption.apply(job.corruptions, to: $0, seed: seed) }
         guard let size = modelSize else {
             layout = .none
-            corrupted = damaged
+            corrupted = try corrupt(image)
             clean = wantsClean ? image : nil
             outputSize = nil
             remaining = 0
@@ -59,6 +58,8 @@ final class ImageWork: @unchecked Sendable {
         }
         switch job.fit {
         case .tiles:
+            // Tiles see the input's own pixels: `corrupt-at` makes no difference here.
+            let damaged = try corrupt(image)
             let grid = try TileGrid(width: width, height: height, tileSize: size, overlap: job.overlap)
             let source = width < size || height < size
                 ? try damaged.padded(left: 0, top: 0, right: max(0, size - width), bottom: max(0, size - height), mode: .edge)
@@ -75,33 +76,32 @@ final class ImageWork: @unchecked Sendable {
                 let side = min(width, height)
                 crop = ((width - side) / 2, (height - side) / 2, side, side)
             }
-            let croppedClean = wantsClean || atModelSize
-                ? try image.cropped(x: crop.x, y: crop.y, width: crop.width, height: crop.height) : nil
-            if atModelSize {
-                let cleanSample = try croppedClean!.resized(width: size, height: size)
-                let sample = try Corruption.apply(job.corruptions, to: cleanSample, seed: seed)
-                layout = .whole(sample: sample)
-                remaining = 1
-                window = []
+            let sample: PlanarImage
+            if job.corruptAt == .model {
+                // The fitted sample is corrupted; outputs are model-size (`Job.validate`).
+                let cleanSample = try image.cropped(x: crop.x, y: crop.y, width: crop.width, height: crop.height)
+                    .resized(width: size, height: size)
+                sample = try corrupt(cleanSample)
                 corrupted = sample
                 clean = wantsClean ? cleanSample : nil
                 outputSize = nil
-                return
+            } else {
+                let croppedDamaged = try corrupt(image).cropped(x: crop.x, y: crop.y, width: crop.width, height: crop.height)
+                let croppedClean = wantsClean ? try image.cropped(x: crop.x, y: crop.y, width: crop.width, height: crop.height) : nil
+                sample = try croppedDamaged.resized(width: size, height: size)
+                if job.size == .input {
+                    corrupted = croppedDamaged
+                    clean = croppedClean
+                    outputSize = (crop.width, crop.height)
+                } else {
+                    corrupted = sample
+                    clean = try croppedClean?.resized(width: size, height: size)
+                    outputSize = nil
+                }
             }
-            let croppedDamaged = try damaged.cropped(x: crop.x, y: crop.y, width: crop.width, height: crop.height)
-            let sample = try croppedDamaged.resized(width: size, height: size)
             layout = .whole(sample: sample)
             remaining = 1
             window = []
-            if job.size == .input {
-                corrupted = croppedDamaged
-                clean = croppedClean
-                outputSize = (crop.width, crop.height)
-            } else {
-                corrupted = sample
-                clean = try croppedClean?.resized(width: size, height: size)
-                outputSize = nil
-            }
         }
     }
 

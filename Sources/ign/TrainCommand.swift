@@ -74,7 +74,7 @@ struct TrainCommand: ParsableCommand {
                 }
                 // This run's record replaces the starting point's; the file it started from is named.
                 let start = model.metadata
-                model.metadata = ["arch": start["arch"]!, "channels": start["channels"]!,
+                model.metadata = ["arch": model.architecture.name, "channels": String(model.channels),
                                   "init_weights": (initWeights as NSString).lastPathComponent
                                       + (start["steps"].map { " (\($0) steps, lr \(start["lr"] ?? "?"))" } ?? "")]
             } else {
