@@ -45,18 +45,19 @@ public struct EmojiDatasetBuilder: Sendable {
         for (part, positions) in [("train", split.train), ("val", split.validation), ("test", split.test)] {
             if positions.isEmpty { continue }
             var stack = ImageStack(channels: 3, height: size, width: size)
-            for position in positions {
-                try stack.append(try image(glyphs[position], font: font))
-                listing += "\(part) \(glyphs[position].glyphID)\n"
+            let exportFolder = directory.appendingPathComponent("\(name)-test-png")
+            let exported = part == "test" ? min(exportTest, positions.count) : 0
+            if exported > 0 {
+                try makeDirectory(exportFolder)
+                report.files.append(exportFolder)
             }
-            if part == "test" && exportTest > 0 {
-                let folder = directory.appendingPathComponent("\(name)-test-png")
-                try makeDirectory(folder)
-                for position in positions.prefix(exportTest) {
-                    let url = folder.appendingPathComponent("g\(glyphs[position].glyphID).png")
-                    try ImageWriter().write(try square(glyphs[position], font: font), to: url)
+            for (k, position) in positions.enumerated() {
+                let full = try square(glyphs[position], font: font)
+                try stack.append(try full.resized(width: size, height: size, kernel: .lanczos3))
+                listing += "\(part) \(glyphs[position].glyphID)\n"
+                if k < exported {
+                    try ImageWriter().write(full, to: exportFolder.appendingPathComponent("g\(glyphs[position].glyphID).png"))
                 }
-                report.files.append(folder)
             }
             report.arrays.append(try stack.write(to: directory.appendingPathComponent("\(name)-\(part).npy")))
             if part == "test" {
@@ -69,11 +70,6 @@ public struct EmojiDatasetBuilder: Sendable {
         try ImageWriter.writeAtomically(Data(listing.utf8), to: listURL)
         report.files.append(listURL)
         return report
-    }
-
-    /// One glyph as a white-backed `size` × `size` RGB image.
-    func image(_ glyph: ColorGlyph, font: URL) throws -> PlanarImage {
-        try square(glyph, font: font).resized(width: size, height: size, kernel: .lanczos3)
     }
 
     /// One glyph at the font's resolution, alpha flattened on white, padded square with white.
