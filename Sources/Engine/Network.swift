@@ -255,10 +255,10 @@ public final class Workspace {
     }
 
     /// Runs `body(worker, samples)` over the batch split into `workers` contiguous sample ranges;
-    /// a single worker gets OpenBLAS's threads instead.
-    func run(batch n: Int, workers: Int, _ body: @escaping (Int, SampleRange) -> Void) {
+    /// a single worker gets OpenBLAS's threads instead, where `blasThreads` allows.
+    func run(batch n: Int, workers: Int, blasThreads: Bool = true, _ body: @escaping (Int, SampleRange) -> Void) {
         if workers == 1 {
-            Parallel.withBLASThreads(pool.size) { body(0, SampleRange(batch: n)) }
+            Parallel.withBLASThreads(blasThreads ? pool.size : 1) { body(0, SampleRange(batch: n)) }
         } else {
             pool.run(workers: workers) { w in body(w, SampleRange(batch: n, (n * w / workers)..<(n * (w + 1) / workers))) }
         }
@@ -275,7 +275,9 @@ extension Network {
         trace.activations[0].pointer.update(from: input, count: n * inputShape.count)
         let workers = workspace.workers(for: n)
         workspace.prepare(self, batch: n, workers: workers)
-        workspace.run(batch: n, workers: workers) { w, s in
+        // Eval mode keeps OpenBLAS single-threaded: its threads split a GEMM at points that
+        // depend on the batch, and so would a sample's result.
+        workspace.run(batch: n, workers: workers, blasThreads: mode != .eval) { w, s in
             for i in self.layers.indices { self.forwardLayer(i, s, worker: w, workers: workers, mode: mode, trace: trace, workspace: workspace) }
         }
         if mode == .train(updateRunningStats: true) {
@@ -300,13 +302,14 @@ extension Network {
                     (col, ldCol) = (workspace.columns[w].pointer, chunk.count * g.gridSize)
                 }
                 conv2dForward(x: x, y: y, col: col, ldCol: ldCol, weight: param(layer.weight!), bias: param(layer.bias!),
-                              outChannels: spec.outChannels, geometry: g, samples: chunk)
+                              outChannels: spec.outChannels, geometry: g, samples: chunk, perSample: mode == .eval)
             }
         case .convTranspose2d(let spec):
             let g = layer.geometry!
             for chunk in Self.chunks(s, columnsPerSample: g.columnRows * g.gridSize) {
                 convTranspose2dForward(x: x, y: y, colScratch: workspace.columns[w].pointer, weight: param(layer.weight!),
-                                       bias: param(layer.bias!), inChannels: spec.inChannels, geometry: g, samples: chunk)
+                                       bias: param(layer.bias!), inChannels: spec.inChannels, geometry: g, samples: chunk,
+                                       perSample: mode == .eval)
             }
         case .batchNorm2d(let c):
             switch mode {
