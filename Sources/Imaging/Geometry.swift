@@ -185,7 +185,7 @@ extension PlanarImage {
 /// Tiles are spread evenly, the first at the top-left and the last flush with the right
 /// and bottom edges. ``blend(_:)`` reassembles tiles with a separable raised-cosine window,
 /// normalised by the summed weights, so seams are smooth and unchanged tiles reproduce the
-/// original image (to float rounding, which in practice is exact). An image smaller than
+/// original image (to float rounding). ``Blender`` does the same one tile at a time. An image smaller than
 /// a tile gets one tile, padded by edge repetition.
 public struct TileGrid: Equatable, Sendable {
     /// Where one tile's top-left corner lies in the image.
@@ -239,18 +239,42 @@ public struct TileGrid: Equatable, Sendable {
         (0..<size).map { i in 0.5 - 0.5 * cos(2 * Double.pi * (Double(i) + 0.5) / Double(size)) }
     }
 
-    /// Cuts the tiles out of `image` (which must be `width` × `height`), in `origins` order.
-    public func extract(from image: PlanarImage) throws -> [PlanarImage] {
+    /// `image` (which must be `width` × `height`) padded by edge repetition to at least one
+    /// tile in each direction: the source ``copyTile(_:from:to:)`` reads.
+    public func source(_ image: PlanarImage) throws -> PlanarImage {
         guard image.width == width, image.height == height else {
             throw ImagingError(.invalidArgument, path: nil,
                                "image is \(image.width)x\(image.height), grid is for \(width)x\(height)")
         }
-        var source = image
-        if width < tileSize || height < tileSize {
-            source = try image.padded(left: 0, top: 0, right: max(0, tileSize - width),
-                                      bottom: max(0, tileSize - height), mode: .edge)
+        guard width < tileSize || height < tileSize else { return image }
+        return try image.padded(left: 0, top: 0, right: max(0, tileSize - width), bottom: max(0, tileSize - height),
+                                mode: .edge)
+    }
+
+    /// Copies tile `index` (CHW, `tileSize` square) of `source` (made by ``source(_:)``) to
+    /// `destination`.
+    public func copyTile(_ index: Int, from source: PlanarImage, to destination: UnsafeMutablePointer<Float>) {
+        let origin = origins[index]
+        source.pixels.withUnsafeBufferPointer { src in
+            var d = destination
+            for c in 0..<source.channels {
+                for row in 0..<tileSize {
+                    d.update(from: src.baseAddress! + (c * source.height + origin.y + row) * source.width + origin.x,
+                             count: tileSize)
+                    d += tileSize
+                }
+            }
         }
-        return try origins.map { try source.cropped(x: $0.x, y: $0.y, width: tileSize, height: tileSize) }
+    }
+
+    /// Cuts the tiles out of `image` (which must be `width` × `height`), in `origins` order.
+    public func extract(from image: PlanarImage) throws -> [PlanarImage] {
+        let source = try source(image)
+        return origins.indices.map { index in
+            var tile = [Float](repeating: 0, count: image.channels * tileSize * tileSize)
+            tile.withUnsafeMutableBufferPointer { copyTile(index, from: source, to: $0.baseAddress!) }
+            return PlanarImage(unchecked: tileSize, tileSize, image.channels, tile)
+        }
     }
 
     /// Reassembles tiles (same order and count as `origins`, all `tileSize` square with the
@@ -259,33 +283,71 @@ public struct TileGrid: Equatable, Sendable {
         guard tiles.count == origins.count, let first = tiles.first else {
             throw ImagingError(.invalidArgument, path: nil, "expected \(origins.count) tiles, got \(tiles.count)")
         }
-        let channels = first.channels
-        for tile in tiles where tile.width != tileSize || tile.height != tileSize || tile.channels != channels {
-            throw ImagingError(.invalidArgument, path: nil,
-                               "tile is \(tile.channels)x\(tile.height)x\(tile.width), expected \(channels)x\(tileSize)x\(tileSize)")
+        var blender = Blender(grid: self, channels: first.channels)
+        for (index, tile) in tiles.enumerated() {
+            guard tile.width == tileSize, tile.height == tileSize, tile.channels == first.channels else {
+                throw ImagingError(.invalidArgument, path: nil,
+                                   "tile is \(tile.channels)x\(tile.height)x\(tile.width), expected \(first.channels)x\(tileSize)x\(tileSize)")
+            }
+            tile.pixels.withUnsafeBufferPointer { blender.add(index, tile: $0.baseAddress!) }
         }
-        let window = TileGrid.window(size: tileSize)
-        let n = width * height
-        var sum = [Double](repeating: 0, count: n * channels)
-        var weight = [Double](repeating: 0, count: n)
-        for (tile, origin) in zip(tiles, origins) {
-            let h = min(tileSize, height - origin.y), w = min(tileSize, width - origin.x)
-            for ty in 0..<h {
-                let wy = window[ty]
-                let row = (origin.y + ty) * width + origin.x
-                for tx in 0..<w {
-                    let wxy = wy * window[tx]
-                    weight[row + tx] += wxy
-                    for c in 0..<channels {
-                        sum[c * n + row + tx] += wxy * Double(tile.pixels[(c * tileSize + ty) * tileSize + tx])
+        return blender.image()
+    }
+
+    /// Blends tiles into the image one at a time, so that an image's tiles are never all held
+    /// at once: window-weighted sums and the summed weights, divided out at the end.
+    public struct Blender: Sendable {
+        /// The grid the tiles come from.
+        public let grid: TileGrid
+        /// Channels of each tile.
+        public let channels: Int
+        private let window: [Float]
+        private var sums: [Float]
+        private var weights: [Float]
+
+        /// An empty blend of `channels`-channel tiles of `grid`.
+        public init(grid: TileGrid, channels: Int) {
+            self.grid = grid
+            self.channels = channels
+            window = TileGrid.window(size: grid.tileSize).map(Float.init)
+            sums = [Float](repeating: 0, count: channels * grid.width * grid.height)
+            weights = [Float](repeating: 0, count: grid.width * grid.height)
+        }
+
+        /// Bytes the blend holds.
+        public var footprint: Int { 4 * (sums.count + weights.count) }
+
+        /// Adds tile `index` (CHW, `tileSize` square).
+        public mutating func add(_ index: Int, tile: UnsafePointer<Float>) {
+            let width = grid.width, n = grid.width * grid.height, size = grid.tileSize, channels = channels
+            let origin = grid.origins[index]
+            let rows = min(size, grid.height - origin.y), columns = min(size, width - origin.x)
+            window.withUnsafeBufferPointer { window in
+                weights.withUnsafeMutableBufferPointer { weights in
+                    sums.withUnsafeMutableBufferPointer { sums in
+                        for ty in 0..<rows {
+                            let row = (origin.y + ty) * width + origin.x
+                            for tx in 0..<columns {
+                                let w = window[ty] * window[tx]
+                                weights[row + tx] += w
+                                for c in 0..<channels {
+                                    sums[c * n + row + tx] += w * tile[(c * size + ty) * size + tx]
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
-        var out = [Float](repeating: 0, count: n * channels)
-        for c in 0..<channels {
-            for i in 0..<n { out[c * n + i] = Float(sum[c * n + i] / weight[i]) }
+
+        /// The blended image (every tile must have been added).
+        public func image() -> PlanarImage {
+            let n = grid.width * grid.height
+            var out = sums
+            for c in 0..<channels {
+                for i in 0..<n { out[c * n + i] /= weights[i] }
+            }
+            return PlanarImage(unchecked: grid.width, grid.height, channels, out)
         }
-        return PlanarImage(unchecked: width, height, channels, out)
     }
 }

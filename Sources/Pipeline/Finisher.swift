@@ -1,37 +1,36 @@
 import Foundation
 import Imaging
 
-/// The last stage for one image: un-fit the network's output, measure it, write the image
-/// files (each atomically) and return its metrics record.
+/// The last stage for one image: assemble the network's results, measure them, write the
+/// image files (each atomically) and return its metrics record. Anything thrown is that
+/// image's failure.
 struct Finisher: Sendable {
     let job: Job
     let tree: OutputTree
     let writer = ImageWriter()
 
-    func finish(_ work: ImageWork) throws -> ImageRecord {
-        let (input, projected, next) = try work.networkImages()
+    func finish(_ image: InFlightImage) throws -> ImageRecord {
+        let fitted = image.fitted
+        let result = try fitted.assemble()
         let hasNetwork = job.model != nil
-        var record = ImageRecord(path: work.path, output: work.names[.output], width: work.width, height: work.height,
+        var record = ImageRecord(path: image.path, output: image.names[.output], width: image.width, height: image.height,
                                  corruption: job.corruptions.map(\.description).joined(separator: ","))
         if hasNetwork && job.measures.contains(.distance) {
-            record.distance = Finisher.rms(projected.pixels, input.pixels)
+            record.distance = Finisher.rms(result.output.pixels, result.input.pixels)
         }
-        if let next {
-            let drift = Finisher.rms(next.pixels, projected.pixels), norm = Finisher.rms(projected.pixels, nil)
+        if let next = result.next {
+            let drift = Finisher.rms(next.pixels, result.output.pixels), norm = Finisher.rms(result.output.pixels, nil)
             record.drift = drift
             record.relativeDrift = norm > 0 ? drift / norm : nil
         }
 
-        var output = projected
-        if let size = work.outputSize {
-            output = try output.resized(width: size.width, height: size.height)
-        }
+        var output = result.written
         if job.color == .lightness {
-            output = try Colorization.combine(lightnessOf: work.corrupted, chromaOf: output)
+            output = try Colorization.combine(lightnessOf: fitted.corrupted, chromaOf: output)
         }
         output = output.quantized()  // measured as written
-        let corrupted = work.corrupted.quantized()
-        if let clean = work.clean {
+        let corrupted = fitted.corrupted.quantized()
+        if let clean = fitted.clean {
             if job.measures.contains(.psnr) {
                 record.psnrIn = try Metrics.psnr(corrupted, clean)
                 if hasNetwork { record.psnrOut = try Metrics.psnr(output, clean) }
@@ -43,18 +42,17 @@ struct Finisher: Sendable {
         }
 
         for artifact in job.artifacts {
-            guard let name = work.names[artifact] else { continue }
-            let image: PlanarImage
+            guard let name = image.names[artifact] else { continue }
+            let picture: PlanarImage
             switch artifact {
-            case .output: image = output
-            case .corrupted: image = corrupted
-            case .strip: image = try strip([work.clean, hasNetwork ? corrupted : nil, output].compactMap { $0 })
+            case .output: picture = output
+            case .corrupted: picture = corrupted
+            case .strip: picture = try strip([fitted.clean, hasNetwork ? corrupted : nil, output].compactMap { $0 })
             }
-            let url = try tree.prepare(name)
             do {
-                try writer.write(image, to: url)
+                try writer.write(picture, to: try tree.prepare(name))
             } catch let error as ImagingError {
-                throw PipelineError(.output, "\(name): \(error.message)")
+                throw InputFailure(code: "output", message: "\(name): \(error.message)")
             }
         }
         return record

@@ -136,6 +136,12 @@ public struct Job: Equatable, Sendable {
         for pattern in include + exclude { _ = try Glob(pattern) }
     }
 
+    /// Whether the clean image is kept beside the corrupted one: something compares against
+    /// it, or a strip shows it.
+    var keepsClean: Bool {
+        !corruptions.isEmpty && (measures.contains(.psnr) || measures.contains(.ssim) || artifacts.contains(.strip))
+    }
+
     /// The settings that decide what is written for an image: a run resumes into an output
     /// folder only if the folder was made by a job with the same fingerprint. Folders, file
     /// selection (globs, links, pixel limit), worker and thread counts and the batch size are

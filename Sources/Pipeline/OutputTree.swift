@@ -21,7 +21,8 @@ public struct OutputTree: Sendable {
         root = URL(fileURLWithPath: FileSystem.realPath(path), isDirectory: true)
     }
 
-    /// The file `relativePath` inside the output folder; throws `.output` if it would leave it.
+    /// The file `relativePath` inside the output folder; throws an `output` ``InputFailure``
+    /// if it would leave it.
     public func url(for relativePath: String) throws -> URL {
         try OutputTree.check(relativePath)
         return root.appendingPathComponent(relativePath)
@@ -39,21 +40,22 @@ public struct OutputTree: Sendable {
             if lstat(path, &info) == 0 {
                 guard (info.st_mode & S_IFMT) == S_IFDIR else {
                     let what = (info.st_mode & S_IFMT) == S_IFLNK ? "a symbolic link" : "not a folder"
-                    throw PipelineError(.output, "\(path) is \(what): refusing to write through it")
+                    throw InputFailure(code: "output", message: "\(path) is \(what): refusing to write through it")
                 }
             } else if mkdir(path, 0o755) != 0 && errno != EEXIST {
-                throw PipelineError(.output, "\(path): cannot create the folder (\(String(cString: strerror(errno))))")
+                throw InputFailure(code: "output", message: "\(path): cannot create the folder (\(String(cString: strerror(errno))))")
             }
         }
         return url
     }
 
-    /// Throws `.output` unless `relativePath` is a plain relative path that stays inside.
+    /// Throws an `output` ``InputFailure`` unless `relativePath` is a plain relative path that
+    /// stays inside.
     public static func check(_ relativePath: String) throws {
         let components = relativePath.split(separator: "/", omittingEmptySubsequences: false)
         guard !relativePath.hasPrefix("/"), !relativePath.contains("\0"),
               components.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else {
-            throw PipelineError(.output, "\"\(relativePath)\" would leave the output folder: refused")
+            throw InputFailure(code: "output", message: "\"\(relativePath)\" would leave the output folder: refused")
         }
     }
 

@@ -127,9 +127,10 @@ public final class PipelineRunner {
             Parallel.setThreads(threads)
             projector = Projector(model: model)
         }
-        let stages = Stages(job: job, files: pending, plan: plan, network: model.map { ($0.architecture.imageSize, $0.channels) },
-                            finisher: Finisher(job: job, tree: tree), state: state, workers: workers)
-        try stages.run(projector: projector)
+        let scheduler = Scheduler(job: job, files: pending, plan: plan, fit: job.imageFit(modelSize: model?.architecture.imageSize),
+                                  channels: model?.channels, finisher: Finisher(job: job, tree: tree), state: state,
+                                  workers: workers)
+        try scheduler.run(projector: projector)
 
         let summary = try ledger.finish(order: found.files)
         try FileSystem.writeAtomically(Data(summary.json.utf8), to: tree.root.appendingPathComponent(PipelineRunner.summaryJSON))

@@ -2,15 +2,15 @@ import Foundation
 import IGN
 import Imaging
 
-/// The moving parts of a run: `workers` threads that decode, corrupt and fit images and
-/// finish (measure and write) them, and the calling thread, which projects batches.
+/// Schedules a run's work over its threads: `workers` threads that decode, corrupt and fit
+/// images and finish (measure and write) them, and the calling thread, which projects batches.
 ///
 /// Workers prefer finishing to decoding, and decode only while fewer than `maxImages`
 /// images and `PipelineRunner.memoryBudget` bytes are in flight; samples wait for the
 /// network in a queue of `2 × batch`. Finished images never wait for room, so the stages
 /// cannot deadlock.
-final class Stages: @unchecked Sendable {
-    private typealias Sample = (work: ImageWork, index: Int)
+final class Scheduler: @unchecked Sendable {
+    private typealias Sample = (image: InFlightImage, index: Int)
 
     /// How long the projector waits for one more sample before running a part-full batch.
     static let batchWait: TimeInterval = 0.02
@@ -18,7 +18,9 @@ final class Stages: @unchecked Sendable {
     private let job: Job
     private let files: [String]
     private let plan: OutputPlan
-    private let network: (size: Int, channels: Int)?
+    private let fit: ImageFit
+    /// The network's channel count; nil without a network.
+    private let channels: Int?
     private let finisher: Finisher
     private let state: RunState
     private let workers: Int
@@ -32,15 +34,16 @@ final class Stages: @unchecked Sendable {
     private var decoding = 0
     private var inFlight = 0
     private var inFlightBytes = 0
-    private var finishing: [ImageWork] = []
+    private var finishing: [InFlightImage] = []
     private var fatal: Error?
 
-    init(job: Job, files: [String], plan: OutputPlan, network: (size: Int, channels: Int)?, finisher: Finisher,
+    init(job: Job, files: [String], plan: OutputPlan, fit: ImageFit, channels: Int?, finisher: Finisher,
          state: RunState, workers: Int) {
         self.job = job
         self.files = files
         self.plan = plan
-        self.network = network
+        self.fit = fit
+        self.channels = channels
         self.finisher = finisher
         self.state = state
         self.workers = workers
@@ -59,7 +62,7 @@ final class Stages: @unchecked Sendable {
                 while let task = nextTask() {
                     switch task {
                     case .decode(let index): decode(files[index])
-                    case .finish(let work): finish(work)
+                    case .finish(let image): finish(image)
                     }
                 }
                 group.leave()
@@ -87,12 +90,12 @@ final class Stages: @unchecked Sendable {
         batch.reserveCapacity(job.batch)
         while let first = samples.take() {
             batch.append(first)
-            while batch.count < job.batch, let sample = samples.take(until: Date().addingTimeInterval(Stages.batchWait)) {
+            while batch.count < job.batch, let sample = samples.take(until: Date().addingTimeInterval(Scheduler.batchWait)) {
                 batch.append(sample)
             }
             input.withUnsafeMutableBufferPointer { buffer in
                 for (k, sample) in batch.enumerated() {
-                    sample.work.copySample(sample.index, to: buffer.baseAddress! + k * sampleSize)
+                    sample.image.fitted.copySample(sample.index, to: buffer.baseAddress! + k * sampleSize)
                 }
             }
             let results = input.withUnsafeBufferPointer {
@@ -103,9 +106,9 @@ final class Stages: @unchecked Sendable {
                 next.withUnsafeBufferPointer { next in
                     for (k, sample) in batch.enumerated() {
                         let offset = k * sampleSize
-                        if sample.work.accept(sample.index, output: output.baseAddress! + offset,
-                                              next: drift ? next.baseAddress! + offset : nil) {
-                            enqueueFinish(sample.work)
+                        if sample.image.accept(sample.index, output: output.baseAddress! + offset,
+                                               next: drift ? next.baseAddress! + offset : nil) {
+                            enqueueFinish(sample.image)
                         }
                     }
                 }
@@ -119,7 +122,7 @@ final class Stages: @unchecked Sendable {
 
     private enum Task {
         case decode(Int)
-        case finish(ImageWork)
+        case finish(InFlightImage)
     }
 
     /// The next thing to do, waiting while there is nothing; nil when the run is over.
@@ -141,25 +144,27 @@ final class Stages: @unchecked Sendable {
     }
 
     private func decode(_ path: String) {
-        var work: ImageWork?
+        var image: InFlightImage?
         do {
             guard let names = plan.names[path] else {
-                throw PipelineError(.output, "its output file names clash with another input's")
+                throw InputFailure(code: "output", message: "its output file names clash with another input's")
             }
-            let image = try loader.load(URL(fileURLWithPath: job.input).appendingPathComponent(path), channels: network?.channels)
-            work = try ImageWork(path: path, names: names, image: image, job: job, modelSize: network?.size,
-                                 seed: Corruption.seed(runSeed: job.seed, relativePath: path))
+            let decoded = try loader.load(URL(fileURLWithPath: job.input).appendingPathComponent(path), channels: channels)
+            let corrupter = Corrupter(corruptions: job.corruptions, seed: Corruption.seed(runSeed: job.seed, relativePath: path),
+                                      keepsClean: job.keepsClean)
+            image = InFlightImage(path: path, names: names, width: decoded.width, height: decoded.height,
+                                  fitted: try fit.fit(decoded, corrupt: corrupter))
         } catch {
             failed(path, error)
         }
         condition.lock()
-        if let work { inFlightBytes += work.footprint } else { inFlight -= 1 }
+        if let image { inFlightBytes += image.fitted.footprint } else { inFlight -= 1 }
         condition.unlock()
-        if let work {
-            if work.sampleCount == 0 {
-                enqueueFinish(work)
+        if let image {
+            if image.remaining == 0 {
+                enqueueFinish(image)
             } else {
-                for i in 0..<work.sampleCount where !samples.put((work, i)) { break }
+                for i in 0..<image.remaining where !samples.put((image, i)) { break }
             }
         }
         condition.lock()
@@ -170,38 +175,30 @@ final class Stages: @unchecked Sendable {
         if last { samples.close() }
     }
 
-    private func finish(_ work: ImageWork) {
-        do {
-            try state.finish(try finisher.finish(work))
-        } catch let error as PipelineError where error.code != .output {
-            stop(error)
-        } catch {
-            failed(work.path, error)
+    /// Finishes an image; anything that goes wrong with it is its own failure, but failing
+    /// to record the outcome stops the run.
+    private func finish(_ image: InFlightImage) {
+        var record: ImageRecord?
+        do { record = try finisher.finish(image) } catch { failed(image.path, error) }
+        if let record {
+            do { try state.finish(record) } catch { stop(error) }
         }
         condition.lock()
         inFlight -= 1
-        inFlightBytes -= work.footprint
+        inFlightBytes -= image.fitted.footprint
         condition.broadcast()
         condition.unlock()
     }
 
     /// Records a failed input; a failure to record it stops the run.
     private func failed(_ path: String, _ error: Error) {
-        let record: FailureRecord
-        switch error {
-        case let error as ImagingError:
-            record = FailureRecord(path: path, code: error.code.rawValue, message: error.message)
-        case let error as PipelineError:
-            record = FailureRecord(path: path, code: error.code.rawValue, message: error.message)
-        default:
-            record = FailureRecord(path: path, code: "failed", message: "\(error)")
-        }
-        do { try state.fail(record) } catch { stop(error) }
+        let failure = InputFailure(error)
+        do { try state.fail(FailureRecord(path: path, code: failure.code, message: failure.message)) } catch { stop(error) }
     }
 
-    private func enqueueFinish(_ work: ImageWork) {
+    private func enqueueFinish(_ image: InFlightImage) {
         condition.lock()
-        finishing.append(work)
+        finishing.append(image)
         condition.broadcast()
         condition.unlock()
     }

@@ -180,17 +180,20 @@ final class RunnerTests: XCTestCase {
         var job = Job(input: "in", output: "out")
         job.fit = .tiles
         job.overlap = 9
-        let work = try ImageWork(path: "x.png", names: [:], image: image, job: job, modelSize: 28, seed: 0)
+        let fitted = try job.imageFit(modelSize: 28).fit(image, corrupt: Corrupter(corruptions: [], seed: 0, keepsClean: false))
+        let work = InFlightImage(path: "x.png", names: [:], width: image.width, height: image.height, fitted: fitted)
         var tile = [Float](repeating: 0, count: 3 * 28 * 28)
-        XCTAssertEqual(work.sampleCount, 3 * 2)
-        for i in 0..<work.sampleCount {
-            work.copySample(i, to: &tile)
-            _ = tile.withUnsafeBufferPointer { work.accept(i, output: $0.baseAddress!, next: $0.baseAddress!) }
+        XCTAssertEqual(fitted.sampleCount, 3 * 2)
+        for i in 0..<fitted.sampleCount {
+            fitted.copySample(i, to: &tile)
+            let last = tile.withUnsafeBufferPointer { work.accept(i, output: $0.baseAddress!, next: $0.baseAddress!) }
+            XCTAssertEqual(last, i == fitted.sampleCount - 1)
         }
-        let (_, output, next) = try work.networkImages()
+        let result = try fitted.assemble()
         XCTAssertEqual(work.remaining, 0)
-        for (a, b) in zip(output.pixels, image.pixels) { XCTAssertEqual(a, b, accuracy: 1e-5) }
-        XCTAssertEqual(next?.pixels, output.pixels)
+        XCTAssertEqual(result.written.pixels, result.output.pixels)
+        for (a, b) in zip(result.output.pixels, image.pixels) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+        XCTAssertEqual(result.next?.pixels, result.output.pixels)
     }
 
     func testWholeFitWrittenAtTheInputSizeAndColorizedWithTheInputLightness() throws {
