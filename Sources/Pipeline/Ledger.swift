@@ -49,7 +49,7 @@ final class Ledger: @unchecked Sendable {
     func record(_ failure: FailureRecord) throws { try errors.append(failure.jsonLine) }
 
     /// Sorts both files into input order (paths not in `order` last) and summarises the metrics.
-    func finish(order: [String]) throws -> Summary {
+    func finish(order: [String]) throws -> RunSummary {
         let rank = Dictionary(order.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         func sorted<T>(_ url: URL, _ parse: (Substring) -> T?, _ path: (T) -> String) -> [(line: String, value: T)] {
             LineLog.readLines(url).compactMap { line in parse(line).map { (String(line), $0) } }.sorted {
@@ -62,6 +62,6 @@ final class Ledger: @unchecked Sendable {
         let failures = sorted(errorsURL, FailureRecord.init(jsonLine:), \.path)
         try LineLog.rewrite(metricsURL, lines: records.map(\.line))
         try LineLog.rewrite(errorsURL, lines: failures.map(\.line))
-        return Summary(records: records.map(\.value), failures: failures.count)
+        return RunSummary(records: records.map(\.value), failures: failures.count)
     }
 }

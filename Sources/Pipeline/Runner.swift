@@ -29,7 +29,7 @@ public struct RunReport: Sendable {
     /// The final progress of this run.
     public let progress: RunProgress
     /// Statistics over every image in the output folder (this run's and earlier runs').
-    public let summary: Summary
+    public let summary: RunSummary
     /// Decode/encode threads used.
     public let workers: Int
     /// Network threads used (0 without a model).

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Statistics over all of a run's images: written as `summary.json` and `summary.csv`.
-public struct Summary: Equatable, Sendable {
+public struct RunSummary: Equatable, Sendable {
     /// Mean, median, 95th percentile (nearest rank) and maximum of one figure.
     public struct Statistics: Equatable, Sendable {
         public let name: String
@@ -43,10 +43,10 @@ public struct Summary: Equatable, Sendable {
         self.statistics = statistics
         let drifts = records.compactMap(\.drift).filter(\.isFinite)
         if let top = drifts.max() {
-            let width = top > 0 ? top / Double(Summary.bins) : 1
-            driftEdges = (0...Summary.bins).map { Double($0) * width }
-            var counts = [Int](repeating: 0, count: Summary.bins)
-            for d in drifts { counts[Swift.min(Summary.bins - 1, Int(d / width))] += 1 }
+            let width = top > 0 ? top / Double(RunSummary.bins) : 1
+            driftEdges = (0...RunSummary.bins).map { Double($0) * width }
+            var counts = [Int](repeating: 0, count: RunSummary.bins)
+            for d in drifts { counts[Swift.min(RunSummary.bins - 1, Int(d / width))] += 1 }
             driftCounts = counts
         } else {
             driftEdges = []
