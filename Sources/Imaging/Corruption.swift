@@ -32,6 +32,13 @@ public enum Corruption: Equatable, Sendable, CustomStringConvertible {
     /// (0, the network's neutral value).
     case holes(count: Int, size: Int)
 
+    /// The largest noise σ a spec may give (0–1 units: far past the point where nothing of the image is left).
+    public static let maxNoiseSigma = 10.0
+    /// The largest blur σ a spec may give, in pixels (libvips' own limit).
+    public static let maxBlurSigma = 1000.0
+    /// The most holes a spec may give.
+    public static let maxHoles = 1000
+
     /// Parses a spec such as `noise:0.2` or `holes:4:8` (case-insensitive, spaces ignored).
     public init(parsing spec: String) throws {
         let parts = spec.lowercased().filter { !$0.isWhitespace }.split(separator: ":", omittingEmptySubsequences: false)
@@ -56,7 +63,7 @@ public enum Corruption: Equatable, Sendable, CustomStringConvertible {
         case "noise":
             try arity(1...1)
             let sigma = try number(1, "sigma")
-            guard sigma >= 0 else { throw bad("sigma must be ≥ 0") }
+            guard (0...Corruption.maxNoiseSigma).contains(sigma) else { throw bad("sigma must be 0...\(Corruption.maxNoiseSigma)") }
             self = .noise(sigma: sigma)
         case "grayscale", "greyscale", "gray", "grey":
             try arity(0...0)
@@ -69,7 +76,7 @@ public enum Corruption: Equatable, Sendable, CustomStringConvertible {
         case "blur":
             try arity(1...1)
             let sigma = try number(1, "sigma")
-            guard sigma >= 0 else { throw bad("sigma must be ≥ 0") }
+            guard (0...Corruption.maxBlurSigma).contains(sigma) else { throw bad("sigma must be 0...\(Corruption.maxBlurSigma)") }
             self = .blur(sigma: sigma)
         case "jpeg", "jpg":
             try arity(1...1)
@@ -79,7 +86,9 @@ public enum Corruption: Equatable, Sendable, CustomStringConvertible {
         case "holes":
             try arity(2...2)
             let count = try integer(1, "count"), size = try integer(2, "size")
-            guard count >= 0, size >= 1 else { throw bad("count must be ≥ 0 and size ≥ 1") }
+            guard (0...Corruption.maxHoles).contains(count), size >= 1 else {
+                throw bad("count must be 0...\(Corruption.maxHoles) and size ≥ 1")
+            }
             self = .holes(count: count, size: size)
         default:
             throw bad("unknown kind (use noise, grayscale, sketch, blur, jpeg or holes)")

@@ -30,6 +30,13 @@ public enum ImageFormat: String, Sendable, CaseIterable {
         case .tiff: return "tif"
         }
     }
+
+    /// Every format's usual extension in words, "png, jpg, webp or tif": the one list that
+    /// help texts and error messages quote.
+    public static let names: String = {
+        let names = allCases.map(\.fileExtension)
+        return names.dropLast().joined(separator: ", ") + " or " + names.last!
+    }()
 }
 
 /// Encodes ``PlanarImage``s as 8-bit files and writes them atomically.
@@ -61,7 +68,7 @@ public struct ImageWriter: Sendable {
         let path = url.path
         guard let format = ImageFormat(pathExtension: url.pathExtension) else {
             throw ImagingError(.invalidArgument, path: path,
-                               "unknown output extension \"\(url.pathExtension)\" (use png, jpg, webp or tif)")
+                               "unknown output extension \"\(url.pathExtension)\" (use \(ImageFormat.names))")
         }
         let data: Data
         do {

@@ -123,7 +123,7 @@ public enum PipelineFile {
         if let threads = try integer("threads", 0...256) { job.threads = threads }
         if let text = try string("format") {
             guard let format = ImageFormat(pathExtension: text) else {
-                throw fail(values["format"], "format must be png, jpg, webp or tif, got \"\(text)\"")
+                throw fail(values["format"], "format must be \(ImageFormat.names), got \"\(text)\"")
             }
             job.format = format
         }

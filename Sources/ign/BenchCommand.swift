@@ -8,20 +8,30 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure forward throughput (eval mode) and IGN training-step time for each architecture.")
 
-    @Option(help: "Architectures with channels, e.g. dcgan28:1.") var arch: [String] = ["dcgan28:1", "dcgan32:3", "dcgan64:3"]
-    @Option(help: "Forward batch sizes.") var batches: [Int] = [1, 64, 256]
+    /// The architectures measured by default.
+    static let defaultArchitectures = [ArchitectureChannels(.dcgan28, 1), .init(.dcgan32, 3), .init(.dcgan64, 3)]
+
+    @Option(help: ArgumentHelp("Architectures with channels, ARCH:CHANNELS (repeatable; default: "
+                               + defaultArchitectures.map(\.description).joined(separator: ", ") + ")."),
+            transform: ArchitectureChannels.init(parsing:))
+    var arch: [ArchitectureChannels] = defaultArchitectures
+    @Option(help: "Forward batch sizes (repeatable).") var batches: [Int] = [1, 64, 256]
     @Option(name: .customLong("train-batch"), help: "Batch of the training-step measurement.") var trainBatch = 64
     @Option(help: "Seconds spent measuring each figure (after a warm-up).") var seconds = 2.0
     @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        for n in batches { try Check.count("--batches", n, in: Check.batch) }
+        try Check.count("--train-batch", trainBatch, in: Check.trainingBatch)
+        try Check.positive("--seconds", seconds, atMost: 3600)
+    }
 
     func run() throws {
         compute.apply()
         print("threads \(Parallel.threads)")
         print("arch        C  batch   forward img/s   GFLOP/s   ms/batch")
         for spec in arch {
-            let parts = spec.split(separator: ":")
-            guard let a = Architecture.named(String(parts[0])) else { throw CommandError("unknown architecture \(parts[0])") }
-            let channels = parts.count > 1 ? Int(parts[1]) ?? 1 : 1
+            let a = spec.architecture, channels = spec.channels
             let model = try IGNModel(architecture: a, channels: channels)
             model.initialize(seed: 1)
             let shape = model.sampleShape

@@ -15,12 +15,21 @@ struct BenchPipelineCommand: ParsableCommand {
 
     @Option(help: "Image counts (repeatable).") var count: [Int] = [1000, 10000]
     @Option(help: "Side of the generated images in pixels.") var size = 48
-    @Option(help: "Model (default: dcgan32 with 3 channels and random weights).") var model: String?
-    @Option(help: "Fit: resize, cover or tiles.") var fit: Job.Fit = .cover
+    @Option(help: ArgumentHelp(ModelOptions.help + " (default: dcgan32 with 3 channels and random weights)")) var model: String?
+    @Option(help: "How images meet the model's size.") var fit: Job.Fit = .cover
     @Option(help: "Decode/encode thread counts to try (repeatable; 0 = one per core).") var workers: [Int] = [0]
     @Option(help: "Network thread counts to try (repeatable; 0 = one per core).") var threads: [Int] = [0]
     @Option(help: "Samples per network call.") var batch = 64
     @Option(help: "Work folder (default: a temporary folder, removed afterwards).") var scratch: String?
+
+    func validate() throws {
+        for n in count { try Check.count("--count", n, in: 1...100_000) }
+        try Check.count("--size", size, in: 1...2048)
+        if let model { try ModelOptions.check(model) }
+        for w in workers { try Check.count("--workers", w, in: PipelineOptions.threadCounts) }
+        for t in threads { try Check.count("--threads", t, in: PipelineOptions.threadCounts) }
+        try Check.count("--batch", batch, in: Check.batch)
+    }
 
     func run() throws {
         let root = URL(fileURLWithPath: scratch ?? FileManager.default.temporaryDirectory

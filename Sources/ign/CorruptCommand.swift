@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Imaging
 import Pipeline
 
 struct CorruptCommand: ParsableCommand {
@@ -9,18 +10,19 @@ struct CorruptCommand: ParsableCommand {
         discussion: "Specs: noise:SIGMA, grayscale, sketch[:sobel|canny], blur:SIGMA, jpeg:QUALITY, holes:COUNT:SIZE.")
 
     @Argument(help: "Input folder.") var input: String
-    @Option(help: "Output folder.") var output: String
-    @Option(help: "A corruption spec or comma-separated chain (repeatable; applied in order).") var corrupt: [String]
+    @Option(name: .output, help: "Output folder.") var output: String
+    @Option(help: "A corruption spec or comma-separated chain (repeatable; applied in order).", transform: corruptionChain)
+    var corrupt: [[Corruption]]
     @Option(help: "Seed (each image's seed also depends on its path).") var seed: UInt64 = 0
-    @Option(help: "Output format: png, jpg, webp or tif.") var format = "png"
+    @Option(help: "Output format.") var format: ImageFormat = .png
     @Flag(help: "Also write clean/corrupted strips.") var strip = false
     @OptionGroup var options: PipelineOptions
 
     func run() throws {
         var job = Job(input: input, output: output)
-        job.corruptions = try parseCorruptions(corrupt)
+        job.corruptions = corrupt.flatMap { $0 }
         job.seed = seed
-        job.format = try outputFormat(format)
+        job.format = format
         job.artifacts = strip ? [.output, .strip] : [.output]
         job.measures = [.psnr, .ssim]
         options.apply(to: &job)

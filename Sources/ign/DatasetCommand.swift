@@ -15,13 +15,22 @@ struct EmojiDatasetCommand: ParsableCommand {
         abstract: "Colour emoji from a CBDT font, on white: emojiS-{train,val,test}.npy, a test preview and the split list.")
 
     @Option(help: "A colour bitmap (CBLC/CBDT) font.") var font = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"
-    @Option(help: "Output folder.") var out: String
+    @Option(name: .output, help: "Output folder.") var out: String
     @Option(help: "Image side in pixels.") var size = 32
     @Option(name: .customLong("test-fraction"), help: "Share of glyphs held out for test.") var testFraction = 0.1
     @Option(name: .customLong("val-fraction"), help: "Share of glyphs carved out for validation (0: none).") var valFraction = 0.05
     @Option(help: "Seed of the split.") var seed: UInt64 = 0
     @Option(help: "Use only the first N glyphs by id (quick checks).") var limit: Int?
     @Option(name: .customLong("export-test"), help: "Also write the first N test glyphs at full resolution as PNGs (pipeline inputs).") var exportTest = 0
+
+    func validate() throws {
+        try Check.exists("--font", font)
+        try Check.count("--size", size, in: datasetSizes)
+        try Check.number("--test-fraction", testFraction, in: 0..<1)
+        try Check.number("--val-fraction", valFraction, in: 0..<1)
+        if let limit { try Check.count("--limit", limit, in: 2...Int.max) }
+        try Check.count("--export-test", exportTest, in: 0...Int.max)
+    }
 
     func run() throws {
         var builder = EmojiDatasetBuilder()
@@ -41,7 +50,7 @@ struct PhotoDatasetCommand: ParsableCommand {
         abstract: "Random square patches of photos at several scales; whole photos held out for test: photoS-{train,test}.npy, a test preview and the source list.")
 
     @Option(parsing: .upToNextOption, help: "Photos, or folders of them.") var input: [String]
-    @Option(help: "Output folder.") var out: String
+    @Option(name: .output, help: "Output folder.") var out: String
     @Option(help: "Patch side in pixels.") var size = 32
     @Option(help: "Training patches.") var patches = 20_000
     @Option(name: .customLong("test-patches"), help: "Test patches.") var testPatches = 2_000
@@ -52,17 +61,37 @@ struct PhotoDatasetCommand: ParsableCommand {
     @Option(help: "Seed of the held-out choice and patch positions.") var seed: UInt64 = 0
     @Flag(name: .customLong("skip-gray"), help: "Leave out photos without colour (for models that colorize).") var skipGray = false
 
+    /// Most bytes the training and test arrays together may take.
+    static let arrayLimit = 4 << 30
+
+    func validate() throws {
+        for path in input { try Check.exists("--input", path) }
+        try Check.count("--size", size, in: datasetSizes)
+        try Check.count("--patches", patches, in: 1...1_000_000)
+        try Check.count("--test-patches", testPatches, in: 1...1_000_000)
+        let bytes = (patches + testPatches) * 3 * size * size * MemoryLayout<Float>.size
+        guard bytes <= PhotoDatasetCommand.arrayLimit else {
+            throw ValidationError("--patches \(patches) and --test-patches \(testPatches) of --size \(size) would take \(bytes >> 20) MiB,"
+                                  + " over the limit of \(PhotoDatasetCommand.arrayLimit >> 20) MiB")
+        }
+        guard let factors = scaleFactors, !factors.isEmpty, factors.allSatisfy({ $0 > 0 && $0 <= 1 }) else {
+            throw ValidationError("--scales must be numbers in (0, 1] separated by commas, got \"\(scales)\"")
+        }
+        try Check.count("--max-side", maxSide, in: size...16384)
+    }
+
+    /// `--scales` as numbers; nil if one is not a number.
+    private var scaleFactors: [Double]? {
+        let values = scales.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        return values.contains(nil) ? nil : values.compactMap { $0 }
+    }
+
     func run() throws {
         var builder = PhotoPatchBuilder()
         builder.size = size
         builder.patches = patches
         builder.testPatches = testPatches
-        builder.scales = try scales.split(separator: ",").map {
-            guard let value = Double($0.trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("--scales: \"\($0)\" is not a number")
-            }
-            return value
-        }
+        builder.scales = scaleFactors ?? []
         builder.maxSide = maxSide
         builder.testImages = testImages.isEmpty ? nil : testImages
         builder.seed = seed
@@ -76,11 +105,17 @@ struct FashionDatasetCommand: ParsableCommand {
         commandName: "fashion",
         abstract: "Fashion-MNIST IDX files as fashion28-{train,val,test}.npy: train split into train/val, t10k as test.")
 
-    @Option(help: "Output folder.") var out: String
+    @Option(name: .output, help: "Output folder.") var out: String
     @Option(help: "Train images moved to the validation set.") var val = 5_000
     @Option(name: .customLong("train-file"), help: "IDX train images.") var trainFile = FashionSplitBuilder.defaultTrainFile
     @Option(name: .customLong("test-file"), help: "IDX test images.") var testFile = FashionSplitBuilder.defaultTestFile
     @Option(help: "Seed of the validation choice.") var seed: UInt64 = 0
+
+    func validate() throws {
+        try Check.count("--val", val, in: 0...1_000_000)
+        try Check.exists("--train-file", trainFile)
+        try Check.exists("--test-file", testFile)
+    }
 
     func run() throws {
         var builder = FashionSplitBuilder()
@@ -90,6 +125,9 @@ struct FashionDatasetCommand: ParsableCommand {
                                       into: URL(fileURLWithPath: out)))
     }
 }
+
+/// Image sides the dataset builders allow (the sets are held in memory as floats).
+private let datasetSizes = 1...256
 
 /// Arrays and files on stdout, warnings on stderr.
 private func printReport(_ report: BuildReport) {

@@ -1,7 +1,11 @@
 import ArgumentParser
+import Datasets
 import Engine
 import Foundation
+import IGN
+import Imaging
 import Logging
+import Pipeline
 
 @main
 struct IGNCommand: ParsableCommand {
@@ -10,26 +14,72 @@ struct IGNCommand: ParsableCommand {
         abstract: "Train Idempotent Generative Networks and run them as projectors over images, on the CPU.",
         subcommands: [DatasetCommand.self, TrainCommand.self, ApplyCommand.self, SampleCommand.self, InterpolateCommand.self, EvalCommand.self, CalibrateCommand.self, ModelsCommand.self, RunCommand.self, CorruptCommand.self, DriftCommand.self, BenchCommand.self, BenchPipelineCommand.self])
 
-    /// Exit codes: 0 done, 1 fatal error, 2 usage error (bad flags or values), others as commands say.
+    /// Runs the command; every error ends here, in ``failure(for:)``.
     static func main() {
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            let code = exitCode(for: error)
-            if code == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(2)
-            }
-            exit(withError: error)
+            if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
+            let (status, message) = failure(for: error)
+            printError(message)
+            Foundation.exit(status.rawValue)
         }
     }
+}
+
+/// How ign fails: one line on stderr, `ign: MESSAGE`, and one of these exit statuses (0 is
+/// success; `--help` and `--version` print as ArgumentParser does and exit 0).
+///
+/// A usage error prints that one line too, never the usage text (`ign COMMAND --help` shows
+/// it), so every failure reads the same whether ArgumentParser, a `validate()` or the work
+/// found it. A name on the command line that names nothing (no such file, no such bundled
+/// model) is a usage error; a file that exists but cannot be used is fatal.
+enum ExitStatus: Int32 {
+    /// The work could not be done: a file cannot be read or is not what it should be (a
+    /// corrupt model, data of the wrong shape), or an output cannot be written.
+    case fatal = 1
+    /// The command line is wrong: an unknown flag, a value that does not parse or is out of
+    /// range, a path or model that does not exist, a refused pipeline file.
+    case usage = 2
+    /// A pipeline finished, but some inputs failed (each was reported as it failed).
+    case inputsFailed = 3
+}
+
+/// The one mapping from errors to exit statuses and messages; a new error type gets its case here.
+func failure(for error: Error) -> (status: ExitStatus, message: String) {
+    switch error {
+    case let error as PipelineError:
+        return (error.code == .usage ? .usage : .fatal, error.message)
+    case let error as InputsFailed:
+        return (.inputsFailed, error.count == 1 ? "1 input failed" : "\(error.count) inputs failed")
+    case let error as DatasetError where error.code == .invalidArgument:
+        return (.usage, error.message)
+    case is CommandError, is DatasetError, is ImagingError, is TensorFileError, is ModelError, is Network.ShapeError:
+        return (.fatal, String(describing: error))
+    default:
+        // ArgumentParser's own errors (parsing, `validate()`, `ValidationError`), and anything else.
+        let usage = IGNCommand.exitCode(for: error) == .validationFailure
+        return (usage ? .usage : .fatal, IGNCommand.message(for: error))
+    }
+}
+
+/// Prints `ign: message` on stderr: the one prefix of every error and failure ign reports.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("ign: \(message)\n".utf8))
+}
+
+/// A pipeline run that finished with `count` inputs failed.
+struct InputsFailed: Error {
+    let count: Int
 }
 
 /// Options every compute-heavy command shares.
 struct ComputeOptions: ParsableArguments {
     @Option(help: "Threads for the engine and OpenBLAS together (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws { try Check.count("--threads", threads, in: Check.threads) }
 
     func apply() { Parallel.setThreads(threads) }
 }
@@ -61,7 +111,7 @@ func outputFile(_ path: String) throws -> URL {
     return url
 }
 
-/// Errors meant for the user: printed as one line, exit code 1.
+/// A fatal error of a command, for the user: printed as one line, exit code 1.
 struct CommandError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

@@ -2,29 +2,38 @@ import ArgumentParser
 import Engine
 import Foundation
 import IGN
+import Imaging
 
 struct InterpolateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "interpolate",
         abstract: "Interpolate between pairs of noises z₁, z₂: each row shows f((1−α)z₁ + αz₂) for α from 0 to 1.")
 
-    @Option(help: "Model file.") var model: String
+    @OptionGroup var model: ModelOptions
     @Option(help: "Pairs (rows).") var pairs = 8
     @Option(help: "Frames per pair (columns).") var frames = 10
     @Option(help: "Applications of f to each interpolated noise.") var steps = 1
     @Option(help: "Noise seed.") var seed: UInt64 = 1
     @Option(help: "Integer upscale of each image (default: to about 64 px).") var scale: Int?
-    @Option(help: "Output image.") var out: String
+    @Option(name: .output, help: ArgumentHelp("Output image (\(ImageFormat.names)).")) var out: String
     @OptionGroup var compute: ComputeOptions
 
-    mutating func validate() throws {
-        guard pairs >= 1, frames >= 2, steps >= 1 else { throw ValidationError("need --pairs ≥ 1, --frames ≥ 2, --steps ≥ 1") }
+    func validate() throws {
+        try Check.count("--pairs", pairs, in: Check.batch)
+        try Check.count("--frames", frames, in: 2...Check.batch.upperBound)
+        guard pairs * frames <= Check.batch.upperBound else {
+            throw ValidationError("--pairs × --frames (one network call) must be at most \(Check.batch.upperBound), got \(pairs) × \(frames)")
+        }
+        try Check.count("--steps", steps, in: Check.steps)
+        if let scale { try Check.count("--scale", scale, in: gridScales) }
+        try Check.imageFile("--output", out)
     }
 
     func run() throws {
         compute.apply()
-        let model = try loadModel(self.model)
+        let model = try self.model.load()
         let shape = model.sampleShape, d = shape.count
+        try checkGrid(rows: pairs, columns: frames, shape: shape, scale: scale, options: "--pairs, --frames or --scale")
         let ends = try drawNoise(for: model, count: 2 * pairs, seed: seed)
         var z = [Float](repeating: 0, count: pairs * frames * d)
         for p in 0..<pairs {

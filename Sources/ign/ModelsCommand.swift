@@ -8,11 +8,14 @@ struct ModelsCommand: ParsableCommand {
 
     @Argument(help: "A bundled model's name: show its card.") var name: String?
 
+    func validate() throws {
+        if let name, BundledModels.card(name) == nil {
+            throw ValidationError("no bundled model named \(name) (bundled: \(BundledModels.names.joined(separator: ", ")))")
+        }
+    }
+
     func run() throws {
-        if let name {
-            guard let card = BundledModels.card(name) else {
-                throw CommandError("no bundled model named \(name) (bundled: \(BundledModels.names.joined(separator: ", ")))")
-            }
+        if let name, let card = BundledModels.card(name) {
             print(card)
             return
         }

@@ -1,13 +1,12 @@
 import ArgumentParser
 import Foundation
-import Imaging
 import Pipeline
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Runs a pipeline job with progress on stderr and the summary JSON on stdout, mapping the
-/// outcome to ign's exit codes: 0 all done, 1 fatal, 2 usage, 3 done with some inputs failed.
+/// Runs a pipeline job with progress on stderr and the summary JSON on stdout; throws
+/// ``InputsFailed`` when it finished with some inputs failed.
 func runPipeline(_ job: Job, force: Bool, quiet: Bool, keepsFolder: Bool = true) throws -> RunReport {
     let display = ProgressDisplay(quiet: quiet, showsFolder: keepsFolder)
     let runner = PipelineRunner(job: job, force: force)
@@ -16,31 +15,34 @@ func runPipeline(_ job: Job, force: Bool, quiet: Bool, keepsFolder: Bool = true)
     let report: RunReport
     do {
         report = try runner.run()
-    } catch let error as PipelineError {
+    } catch {
         display.clear()
-        printError(error.message)
-        throw ExitCode(error.code == .usage ? 2 : 1)
+        throw error
     }
     display.finish(report)
     print(report.summary.json, terminator: "")
-    if report.summary.failures > 0 { throw ExitCode(3) }
+    if report.summary.failures > 0 { throw InputsFailed(count: report.summary.failures) }
     return report
-}
-
-/// Prints `ign: message` on stderr.
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data("ign: \(message)\n".utf8))
 }
 
 /// Flags shared by the pipeline commands.
 struct PipelineOptions: ParsableArguments {
-    @Option(help: "Decode/encode threads (default: one per core).") var workers: Int?
-    @Option(help: "Network threads (default: one per core).") var threads: Int?
+    @Option(help: "Decode/encode threads (default, or 0: one per core).") var workers: Int?
+    @Option(help: "Network threads (default, or 0: one per core).") var threads: Int?
     @Option(help: "Samples (images or tiles) per network call.") var batch: Int?
     @Option(help: "Only files matching this glob (repeatable; `*.jpg`, `photos/**/*.png`).") var include: [String] = []
     @Option(help: "Leave out files matching this glob (repeatable).") var exclude: [String] = []
     @Flag(help: "Redo every image instead of resuming what an earlier run left.") var force = false
     @Flag(name: [.short, .long], help: "No progress or summary on stderr (failures are still reported).") var quiet = false
+
+    /// Thread counts pipeline files allow; 0 means one per core.
+    static let threadCounts = 0...256
+
+    func validate() throws {
+        if let workers { try Check.count("--workers", workers, in: PipelineOptions.threadCounts) }
+        if let threads { try Check.count("--threads", threads, in: PipelineOptions.threadCounts) }
+        if let batch { try Check.count("--batch", batch, in: Check.batch) }
+    }
 
     func apply(to job: inout Job) {
         if let workers { job.workers = workers }
@@ -48,16 +50,6 @@ struct PipelineOptions: ParsableArguments {
         if let batch { job.batch = batch }
         if !include.isEmpty { job.include = include }
         if !exclude.isEmpty { job.exclude = exclude }
-    }
-}
-
-/// Parses `--corrupt` values (each a spec or a comma-separated chain); exits 2 on a bad one.
-func parseCorruptions(_ specs: [String]) throws -> [Corruption] {
-    do {
-        return try specs.flatMap { try Corruption.parseChain($0) }
-    } catch let error as ImagingError {
-        printError(error.message)
-        throw ExitCode(2)
     }
 }
 
@@ -152,13 +144,4 @@ final class ProgressDisplay: @unchecked Sendable {
         var size = winsize()
         return ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 ? Int(size.ws_col) : 80
     }
-}
-
-/// The image format named by `text` (png, jpg, webp, tif); exits 2 otherwise.
-func outputFormat(_ text: String) throws -> ImageFormat {
-    guard let format = ImageFormat(pathExtension: text) else {
-        printError("format must be png, jpg, webp or tif, got \"\(text)\"")
-        throw ExitCode(2)
-    }
-    return format
 }

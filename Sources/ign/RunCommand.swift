@@ -14,21 +14,20 @@ struct RunCommand: ParsableCommand {
 
     @Argument(help: "A pipeline file, e.g. pipelines/denoise.yaml.") var pipeline: String
     @Option(help: "Input folder (overrides the file's).") var input: String?
-    @Option(help: "Output folder (overrides the file's).") var output: String?
-    @Option(help: "Model: a bundled name or a .safetensors path (overrides the file's).") var model: String?
+    @Option(name: .output, help: "Output folder (overrides the file's).") var output: String?
+    @Option(help: ArgumentHelp(ModelOptions.help + " (overrides the file's)")) var model: String?
     @Option(help: "Applications of f (overrides the file's).") var steps: Int?
     @Option(help: "Seed of the synthetic corruptions (overrides the file's).") var seed: UInt64?
-    @Option(help: "How images meet the model's size: resize, cover or tiles (overrides the file's).") var fit: Job.Fit?
+    @Option(help: "How images meet the model's size (overrides the file's).") var fit: Job.Fit?
     @OptionGroup var options: PipelineOptions
 
+    func validate() throws {
+        if let model { try ModelOptions.check(model) }
+        if let steps { try Check.count("--steps", steps, in: Check.steps) }
+    }
+
     func run() throws {
-        var job: Job
-        do {
-            job = try PipelineFile.load(URL(fileURLWithPath: pipeline))
-        } catch let error as PipelineError {
-            printError(error.message)
-            throw ExitCode(2)
-        }
+        var job = try PipelineFile.load(URL(fileURLWithPath: pipeline))
         if let input { job.input = input }
         if let output { job.output = output }
         if let model { job.model = model }

@@ -9,27 +9,34 @@ struct SampleCommand: ParsableCommand {
         commandName: "sample",
         abstract: "Generate from noise: a grid whose rows are f(z), f(f(z)), … for each group of samples.")
 
-    @Option(help: "Model file.") var model: String
-    @Option(help: "Number of samples.") var count = 64
+    @OptionGroup var model: ModelOptions
+    @Option(help: "Number of samples (one network call).") var count = 64
     @Option(help: "Applications of f shown (one row each).") var steps = 3
     @Option(help: "Noise seed.") var seed: UInt64 = 1
     @Option(help: "Samples per row.") var columns = 16
     @Flag(name: .customLong("show-noise"), help: "Also show z itself above f(z).") var showNoise = false
     @Option(help: "Integer upscale of each image (default: to about 64 px).") var scale: Int?
-    @Option(help: "Output image (.png, .jpg, .webp, .tif).") var out: String
+    @Option(name: .output, help: ArgumentHelp("Output image (\(ImageFormat.names)).")) var out: String
     @OptionGroup var compute: ComputeOptions
 
-    mutating func validate() throws {
-        guard count >= 1, steps >= 1, columns >= 1 else { throw ValidationError("--count, --steps and --columns must be positive") }
+    func validate() throws {
+        try Check.count("--count", count, in: Check.batch)
+        try Check.count("--steps", steps, in: Check.steps)
+        try Check.count("--columns", columns, in: Check.batch)
+        if let scale { try Check.count("--scale", scale, in: gridScales) }
+        try Check.imageFile("--output", out)
     }
 
     func run() throws {
         compute.apply()
-        let model = try loadModel(self.model)
+        let model = try self.model.load()
         let shape = model.sampleShape
+        let columns = min(self.columns, count), groups = (count + columns - 1) / columns
+        try checkGrid(rows: groups * (steps + (showNoise ? 1 : 0)), columns: columns, shape: shape, scale: scale,
+                      options: "--count, --columns, --steps or --scale")
         let z = try drawNoise(for: model, count: count, seed: seed)
         let rows = (showNoise ? [z.map { max(-1, min(1, $0)) }] : []) + Projector(model: model).apply(z, count: count, steps: steps)
-        try writeGrid(rows, shape: shape, count: count, columns: min(columns, count), scale: scale, to: out)
+        try writeGrid(rows, shape: shape, count: count, columns: columns, scale: scale, to: out)
     }
 }
 
@@ -40,6 +47,27 @@ func drawNoise(for model: IGNModel, count: Int, seed: UInt64) throws -> [Float] 
     var z = [Float](repeating: 0, count: count * model.sampleShape.count)
     z.withUnsafeMutableBufferPointer { noise.fill($0.baseAddress!, count: count, rng: &rng) }
     return z
+}
+
+/// Integer upscales `--scale` allows.
+let gridScales = 1...64
+/// Pixels between and around grid cells.
+let gridPadding = 2
+/// The most pixels a grid may have (as floats, 2²⁶ colour pixels take 768 MiB).
+let gridPixelLimit = 1 << 26
+
+/// The upscale of each cell: `scale`, or enough to make cells about 64 pixels wide.
+func gridScale(_ scale: Int?, for shape: SampleShape) -> Int { scale ?? max(1, 64 / shape.width) }
+
+/// Refuses, before any work, a grid of `rows` × `columns` cells over ``gridPixelLimit``,
+/// as a usage error naming the `options` that size it.
+func checkGrid(rows: Int, columns: Int, shape: SampleShape, scale: Int?, options: String) throws {
+    let scale = gridScale(scale, for: shape)
+    let width = columns * (shape.width * scale + gridPadding) + gridPadding
+    let height = rows * (shape.height * scale + gridPadding) + gridPadding
+    guard width * height <= gridPixelLimit else {
+        throw ValidationError("the grid would be \(width)×\(height) pixels, over the limit of \(gridPixelLimit): lower \(options)")
+    }
 }
 
 /// Writes batches (each NCHW, `count` samples) as a grid: for every group of `columns` samples,
@@ -59,6 +87,6 @@ func writeGrid(_ batches: [[Float]], shape: SampleShape, count: Int, columns: In
             }
         }
     }
-    let sheet = ContactSheet(columns: columns, padding: 2, scale: scale ?? max(1, 64 / shape.width))
+    let sheet = ContactSheet(columns: columns, padding: gridPadding, scale: gridScale(scale, for: shape))
     try ImageWriter().write(try sheet.compose(cells), to: try outputFile(path))
 }

@@ -9,34 +9,57 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train an IGN on IDX (MNIST-format, .gz too) or .npy NCHW float32 data in [-1, 1].")
 
     @Option(help: "Training data: an IDX image file or an .npy NCHW float32 array.") var data: String?
-    @Option(help: "Architecture: \(Architecture.all.map(\.name).joined(separator: ", ")).") var arch = "dcgan28"
+    @Option(help: "Architecture.") var arch: Architecture = .dcgan28
     @Option(help: "Image channels, 1 or 3.") var channels = 1
     @Option(help: "Epochs (passes over the data; default 1).") var epochs: Int?
     @Option(help: "Stop after this many optimiser steps in total (overrides --epochs).") var steps: Int?
     @Option(help: "Batch size.") var batch = 256
-    @Option(help: "Where to write the trained model (safetensors).") var out: String
+    @Option(name: .output, help: "Where to write the trained model (safetensors).") var out: String
     @Option(help: "Adam learning rate.") var lr = 1e-4
     @Option(name: .customLong("lambda-rec"), help: "Weight of the reconstruction loss.") var lambdaRec: Float = 20
     @Option(name: .customLong("lambda-idem"), help: "Weight of the idempotence loss.") var lambdaIdem: Float = 20
     @Option(name: .customLong("lambda-tight"), help: "Weight of the tightness loss.") var lambdaTight: Float = 2.5
     @Option(name: .customLong("tight-a"), help: "The tightness clamp's a.") var tightA: Float = 1.5
-    @Option(help: "Distance D: l1 or l2.") var distance: Distance = .l1
-    @Option(help: "Noise: gaussian or fourier.") var noise: NoiseKind = .gaussian
+    @Option(help: "Distance D.") var distance: Distance = .l1
+    @Option(help: "Noise z is drawn from.") var noise: NoiseKind = .gaussian
     @Option(name: .customLong("noise-file"), help: "Take z batch by batch from this NCHW .npy file.") var noiseFile: String?
     @Option(help: "Start from these weights instead of a fresh initialisation.") var initWeights: String?
     @Option(help: "Random seed (initialisation, shuffling, noise).") var seed: UInt64 = 0
     @Flag(name: .customLong("no-shuffle"), help: "Visit the data in file order.") var noShuffle = false
     @Option(name: .customLong("checkpoint-every"), help: "Steps between checkpoints.") var checkpointEvery = 500
-    @Option(help: "Checkpoint path (default: OUT with .ckpt.safetensors).") var checkpoint: String?
+    @Option(help: "Checkpoint path (default: OUTPUT with .ckpt.safetensors).") var checkpoint: String?
     @Option(help: "Continue the run saved in this checkpoint; its options are reused (--epochs/--steps may extend it).") var resume: String?
-    @Option(name: .customLong("snapshot-every"), help: "Also keep a model snapshot OUT-stepN.safetensors every N steps, for evaluation.") var snapshotEvery: Int?
+    @Option(name: .customLong("snapshot-every"), help: "Also keep a model snapshot OUTPUT-stepN.safetensors every N steps, for evaluation.") var snapshotEvery: Int?
     @Option(name: .customLong("log-every"), help: "Steps between progress lines.") var logEvery = 20
     @OptionGroup var compute: ComputeOptions
 
-    mutating func validate() throws {
-        if resume == nil && data == nil { throw ValidationError("give --data (or --resume a checkpoint)") }
-        guard batch >= 2 else { throw ValidationError("--batch must be at least 2 (BatchNorm needs batch statistics)") }
-        guard checkpointEvery >= 1, logEvery >= 1 else { throw ValidationError("--checkpoint-every and --log-every must be positive") }
+    /// Steps a run may ask for, in all or between checkpoints, snapshots or log lines.
+    static let stepCounts = 1...1_000_000_000
+
+    func validate() throws {
+        if let resume {
+            try Check.exists("--resume", resume)
+        } else if let data {
+            try Check.exists("--data", data)
+        } else {
+            throw ValidationError("give --data (or --resume a checkpoint)")
+        }
+        guard ArchitectureChannels.channelCounts.contains(channels) else {
+            throw ValidationError("--channels must be 1 or 3, got \(channels)")
+        }
+        if let epochs { try Check.count("--epochs", epochs, in: 1...1_000_000) }
+        if let steps { try Check.count("--steps", steps, in: TrainCommand.stepCounts) }
+        try Check.count("--batch", batch, in: Check.trainingBatch)
+        try Check.positive("--lr", lr, atMost: 1)
+        try Check.number("--lambda-rec", lambdaRec, in: 0...1000)
+        try Check.number("--lambda-idem", lambdaIdem, in: 0...1000)
+        try Check.number("--lambda-tight", lambdaTight, in: 0...1000)
+        try Check.positive("--tight-a", tightA, atMost: 1000)
+        if let noiseFile { try Check.exists("--noise-file", noiseFile) }
+        if let initWeights { try Check.exists("--init-weights", initWeights) }
+        try Check.count("--checkpoint-every", checkpointEvery, in: TrainCommand.stepCounts)
+        if let snapshotEvery { try Check.count("--snapshot-every", snapshotEvery, in: TrainCommand.stepCounts) }
+        try Check.count("--log-every", logEvery, in: TrainCommand.stepCounts)
     }
 
     func run() throws {
@@ -54,10 +77,7 @@ struct TrainCommand: ParsableCommand {
             }
             log.info("resumed \(resume) at step \(trainer.state.step) (epoch \(trainer.state.epoch))")
         } else {
-            guard let archSpec = Architecture.named(arch) else {
-                throw ValidationError("unknown --arch \(arch); choose from \(Architecture.all.map(\.name).joined(separator: ", "))")
-            }
-            var options = TrainingOptions(data: data!, arch: arch, channels: channels)
+            var options = TrainingOptions(data: data!, arch: arch.name, channels: channels)
             options.epochs = epochs ?? 1; options.steps = steps; options.batch = batch; options.learningRate = lr
             options.objective.lambdaRec = lambdaRec; options.objective.lambdaIdem = lambdaIdem
             options.objective.lambdaTight = lambdaTight; options.objective.tightA = tightA
@@ -69,8 +89,8 @@ struct TrainCommand: ParsableCommand {
             let model: IGNModel
             if let initWeights {
                 model = try IGNModel.load(URL(fileURLWithPath: initWeights))
-                guard model.architecture == archSpec, model.channels == channels else {
-                    throw CommandError("\(initWeights): is \(model.architecture.name) with \(model.channels) channel(s), not \(arch) with \(channels)")
+                guard model.architecture == arch, model.channels == channels else {
+                    throw CommandError("\(initWeights): is \(model.architecture.name) with \(model.channels) channel(s), not \(arch.name) with \(channels)")
                 }
                 // This run's record replaces the starting point's; the file it started from is named.
                 let start = model.metadata
@@ -78,7 +98,7 @@ struct TrainCommand: ParsableCommand {
                                   "init_weights": (initWeights as NSString).lastPathComponent
                                       + (start["steps"].map { " (\($0) steps, lr \(start["lr"] ?? "?"))" } ?? "")]
             } else {
-                model = try IGNModel(architecture: archSpec, channels: channels)
+                model = try IGNModel(architecture: arch, channels: channels)
                 model.initialize(seed: seed)
             }
             let noiseSource = noise == .fourier ? NoiseSource.fourier(fittedTo: dataset) : .gaussian(dataset.shape)
@@ -119,6 +139,3 @@ private func installStopHandler() {
     signal(SIGINT) { _ in stopRequested = true }
     signal(SIGTERM) { _ in stopRequested = true }
 }
-
-extension Distance: ExpressibleByArgument {}
-extension NoiseKind: ExpressibleByArgument {}

@@ -15,6 +15,7 @@ final class CorruptionTests: ImagingTestCase {
             ("sketch", .sketch(.sobel)), ("sketch:canny", .sketch(.canny)), ("Sketch:Sobel", .sketch(.sobel)),
             ("blur:1.5", .blur(sigma: 1.5)), ("jpeg:20", .jpeg(quality: 20)), ("holes:4:8", .holes(count: 4, size: 8)),
             (" noise : 0.05 ", .noise(sigma: 0.05)),
+            ("noise:10", .noise(sigma: 10)), ("blur:1000", .blur(sigma: 1000)), ("holes:1000:1", .holes(count: 1000, size: 1)),
         ]
         for (text, expected) in cases {
             let parsed = try Corruption(parsing: text)
@@ -22,7 +23,8 @@ final class CorruptionTests: ImagingTestCase {
             XCTAssertEqual(try Corruption(parsing: parsed.description), parsed, text)
         }
         for bad in ["", "noise", "noise:x", "noise:-1", "noise:0.1:2", "sketch:prewitt", "jpeg:0", "jpeg:101",
-                    "holes:4", "holes:-1:3", "blur:nan", "swirl:3", "grayscale:1"] {
+                    "holes:4", "holes:-1:3", "blur:nan", "swirl:3", "grayscale:1",
+                    "noise:10.5", "blur:1e9", "holes:1001:4"] {
             assertImagingError(.invalidArgument) { _ = try Corruption(parsing: bad) }
         }
         XCTAssertEqual(try Corruption.parseChain("grayscale,noise:0.1"), [.grayscale, .noise(sigma: 0.1)])
