@@ -26,31 +26,34 @@ let package = Package(
         // Plain-C, non-variadic wrappers over the libvips calls Swift needs.
         .target(name: "CVips", dependencies: ["CVipsSystem"]),
 
+        // One copy each of what several targets need: the seeded RNG, FNV-1a, atomic file writes.
+        .target(name: "Basics"),
         // Tensors, layers with explicit forward/backward, losses, Adam, tensor files.
-        .target(name: "Engine", dependencies: ["CBLAS", "CZlib"]),
+        .target(name: "Engine", dependencies: ["Basics", "CBLAS", "CZlib"]),
         // Architectures, the IGN objective, noise, datasets, trainer and checkpoints.
         .target(name: "IGN", dependencies: [
-            "Engine",
+            "Basics", "Engine",
             .product(name: "Logging", package: "swift-log"),
         ], resources: [.copy("Models")]),
         // Decode/encode, colour and channels, corruptions, resize/tiling, metrics, contact sheets.
-        .target(name: "Imaging", dependencies: ["CVips"]),
+        .target(name: "Imaging", dependencies: ["Basics", "CVips"]),
         // `ign eval`: reconstruction, drift, denoising/colorization/sketch figures against libvips baselines.
-        .target(name: "Evaluation", dependencies: ["IGN", "Imaging"]),
+        .target(name: "Evaluation", dependencies: ["Basics", "IGN", "Imaging"]),
         // Folder-to-folder batch projection: discovery, bounded stages, metrics, resume, pipeline files.
-        .target(name: "Pipeline", dependencies: ["IGN", "Engine", "Imaging", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Pipeline", dependencies: ["Basics", "IGN", "Engine", "Imaging", .product(name: "Yams", package: "Yams")]),
         // `ign dataset`: the bundled models' training/validation/test sets (emoji font, photo patches, Fashion-MNIST).
-        .target(name: "Datasets", dependencies: ["IGN", "Engine", "Imaging"]),
+        .target(name: "Datasets", dependencies: ["Basics", "IGN", "Engine", "Imaging"]),
         // The command-line tool.
         .executableTarget(name: "ign", dependencies: [
-            "IGN", "Engine", "Imaging", "Evaluation", "Pipeline", "Datasets",
+            "Basics", "IGN", "Engine", "Imaging", "Evaluation", "Pipeline", "Datasets",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "IGNTests", dependencies: ["IGN", "Engine"], exclude: ["Fixtures"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "CVips"]),
+        .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
+        .testTarget(name: "EngineTests", dependencies: ["Basics", "Engine"]),
+        .testTarget(name: "IGNTests", dependencies: ["Basics", "IGN", "Engine"], exclude: ["Fixtures"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Basics", "Imaging", "CVips"]),
         // Runs the built `ign`; depending on it makes `swift test` build it.
         .testTarget(name: "CLITests", dependencies: ["IGN", "Engine", "Imaging", "ign"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "IGN", "Engine", "Imaging"]),

@@ -1,3 +1,4 @@
+import Basics
 import CVips
 import Foundation
 
@@ -104,21 +105,16 @@ public enum Corruption: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// A stable per-image seed: FNV-1a 64 of the path's UTF-8 bytes, mixed with the run
-    /// seed by SplitMix64. Identical on every run and platform (unlike Swift's `Hasher`).
+    /// seed by SplitMix64's finaliser. Identical on every run and platform.
     public static func seed(runSeed: UInt64, relativePath: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in relativePath.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        return SplitMix64.mix(hash ^ SplitMix64.mix(runSeed))
+        RandomSource.mix(FNV1a64.hash(relativePath.utf8) ^ RandomSource.mix(runSeed))
     }
 
     /// Applies a chain in order; step `i` gets a seed derived from `seed` and `i`.
     public static func apply(_ chain: [Corruption], to image: PlanarImage, seed: UInt64) throws -> PlanarImage {
         var current = image
         for (i, corruption) in chain.enumerated() {
-            current = try corruption.apply(to: current, seed: SplitMix64.mix(seed &+ UInt64(i) &* 0x9e37_79b9_7f4a_7c15))
+            current = try corruption.apply(to: current, seed: RandomSource.mix(seed &+ UInt64(i) &* RandomSource.golden))
         }
         return current
     }
@@ -208,7 +204,7 @@ public enum Corruption: Equatable, Sendable, CustomStringConvertible {
         guard count >= 0, size >= 1 else {
             throw ImagingError(.invalidArgument, path: nil, "holes need count ≥ 0 and size ≥ 1")
         }
-        var rng = SplitMix64(seed: seed)
+        var rng = RandomSource(seed: seed)
         var result = image
         let w = min(size, image.width), h = min(size, image.height)
         for _ in 0..<count {
@@ -221,27 +217,5 @@ public enum Corruption: Equatable, Sendable, CustomStringConvertible {
             }
         }
         return result
-    }
-}
-
-/// SplitMix64: a tiny, fast, well-mixed deterministic generator.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    /// A generator starting from `seed`.
-    public init(seed: UInt64) { state = seed }
-
-    /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        return SplitMix64.mix(state)
-    }
-
-    /// SplitMix64's finaliser: a bijective mix of 64 bits.
-    public static func mix(_ value: UInt64) -> UInt64 {
-        var z = value
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }

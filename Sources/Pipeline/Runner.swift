@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Foundation
 import IGN
@@ -222,14 +223,6 @@ enum Settings {
 
     /// FNV-1a 64 of a file's bytes, in hex.
     static func digest(of url: URL) throws -> String {
-        let data = try Data(contentsOf: url)
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        data.withUnsafeBytes { bytes in
-            for byte in bytes {
-                hash ^= UInt64(byte)
-                hash = hash &* 0x0000_0100_0000_01b3
-            }
-        }
-        return String(hash, radix: 16)
+        String(FNV1a64.hash(try Data(contentsOf: url)), radix: 16)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Engine
 import Evaluation
 import Foundation
@@ -31,7 +32,7 @@ struct EvalCommand: ParsableCommand {
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try writeAtomically(try encoder.encode(report), to: try outputFile(json))
+            try AtomicFile.write(try encoder.encode(report), to: try outputFile(json))
         }
     }
 }
