@@ -26,7 +26,7 @@ let package = Package(
         // Plain-C, non-variadic wrappers over the libvips calls Swift needs.
         .target(name: "CVips", dependencies: ["CVipsSystem"]),
 
-        // One copy each of what several targets need: the seeded RNG, FNV-1a, atomic file writes.
+        // One copy each of what several targets need: the seeded RNG, FNV-1a, atomic file writes, pixel noise.
         .target(name: "Basics"),
         // Tensors, layers with explicit forward/backward, losses, Adam, tensor files.
         .target(name: "Engine", dependencies: ["Basics", "CBLAS", "CZlib"]),

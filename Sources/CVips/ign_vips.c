@@ -241,10 +241,6 @@ int ign_vips_embed(IgnVipsImage *in, IgnVipsImage **out, int x, int y, int width
     return result;
 }
 
-int ign_vips_gaussnoise(IgnVipsImage **out, int width, int height, double mean, double sigma, int seed) {
-    return vips_gaussnoise(out, width, height, "mean", mean, "sigma", sigma, "seed", seed, NULL);
-}
-
 int ign_vips_sobel(IgnVipsImage *in, IgnVipsImage **out) { return vips_sobel(in, out, NULL); }
 
 int ign_vips_canny(IgnVipsImage *in, IgnVipsImage **out, double sigma) {

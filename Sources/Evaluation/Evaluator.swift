@@ -207,13 +207,12 @@ public struct Evaluator {
 
     private func flatten(_ images: [PlanarImage]) -> [Float] { images.flatMap(\.pixels) }
 
-    /// Additive gaussian noise, σ in units of the 0–1 range (2σ in [-1, 1] units), clipped to the range.
+    /// The images with ``PixelNoise`` of `sigma` (what `noise:σ` adds in a pipeline), one stream for all.
     private func addNoise(_ images: [PlanarImage], sigma: Double, seed: UInt64) -> [PlanarImage] {
         var rng = RandomSource(seed: seed)
         return images.map { image in
             var noisy = image
-            let noise = rng.normals(image.pixels.count, std: Float(2 * sigma))
-            for i in noisy.pixels.indices { noisy.pixels[i] = min(1, max(-1, noisy.pixels[i] + noise[i])) }
+            PixelNoise.add(to: &noisy.pixels, sigma: sigma, rng: &rng)
             return noisy
         }
     }

@@ -26,9 +26,10 @@ extension IGNModel {
                 let index = Int(rng.next() % UInt64(data.count))
                 for k in 0..<shape.count { x[i * shape.count + k] = data.values[index * shape.count + k] }
                 if let sigma = noise.draw(&rng) {
-                    // σ is on the 0…1 pixel scale; samples are in [-1, 1].
-                    let z = rng.normals(shape.count, std: 2 * sigma)
-                    for k in 0..<shape.count { x[i * shape.count + k] = min(1, max(-1, x[i * shape.count + k] + z[k])) }
+                    x.withUnsafeMutableBufferPointer {
+                        let sample = UnsafeMutableBufferPointer(rebasing: $0[(i * shape.count)..<((i + 1) * shape.count)])
+                        PixelNoise.add(to: sample, sigma: Double(sigma), rng: &rng)
+                    }
                 }
             }
             Layout.toChannelMajor(x, &channelMajor, batch: n, shape: shape)
@@ -38,7 +39,7 @@ extension IGNModel {
     }
 }
 
-/// Gaussian noise added to a share of the samples a recalibration sees.
+/// Gaussian noise (``PixelNoise``) added to a share of the samples a recalibration sees.
 public struct CalibrationNoise: Sendable, Equatable {
     /// Share of samples that get noise, in [0, 1].
     public var fraction: Double

@@ -18,7 +18,8 @@ public enum SketchMethod: String, Sendable, CaseIterable {
 /// `jpeg:20`, `holes:4:8` (count, size).
 public enum Corruption: Equatable, Sendable, CustomStringConvertible {
     /// Additive Gaussian noise with standard deviation `sigma` in units of the 0–1 pixel
-    /// range (libvips gaussnoise, mean 0, seeded); results are clamped to the valid range.
+    /// range, seeded, clamped to the valid range (``PixelNoise``, as `ign eval` and
+    /// `ign calibrate` add it).
     case noise(sigma: Double)
     /// Luminance (see ``PlanarImage/luminance()``), replicated to 3 channels for colour images.
     case grayscale
@@ -139,23 +140,9 @@ public enum Corruption: Equatable, Sendable, CustomStringConvertible {
         guard sigma.isFinite, sigma >= 0 else {
             throw ImagingError(.invalidArgument, path: nil, "noise sigma must be finite and ≥ 0")
         }
-        if sigma == 0 { return image }
-        try Vips.ensureStarted()
-        // One band, one row per image row per channel: N(0, σ) in 0–1 units.
-        let vipsSeed = Int32(truncatingIfNeeded: seed ^ (seed >> 32))
-        let noise = try VImage.make(.processingFailed, path: nil, "gaussnoise") { out in
-            ign_vips_gaussnoise(out, Int32(image.width), Int32(image.height * image.channels), 0, sigma, vipsSeed)
-        }
         var result = image
-        try noise.withPixels(.processingFailed, path: nil) { raw in
-            let values = raw.bindMemory(to: Float.self)
-            guard values.count >= result.pixels.count else {
-                throw ImagingError(.processingFailed, path: nil, "gaussnoise returned too few values")
-            }
-            result.pixels.withUnsafeMutableBufferPointer { p in
-                for i in 0..<p.count { p[i] = min(1, max(-1, p[i] + 2 * values[i])) }
-            }
-        }
+        var rng = RandomSource(seed: seed)
+        PixelNoise.add(to: &result.pixels, sigma: sigma, rng: &rng)
         return result
     }
 

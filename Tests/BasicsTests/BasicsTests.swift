@@ -70,3 +70,34 @@ final class HashAndRandomTests: XCTestCase {
         XCTAssertEqual(mean, 0, accuracy: 0.01); XCTAssertEqual(variance, 1, accuracy: 0.02)
     }
 }
+
+final class PixelNoiseTests: XCTestCase {
+    func testAddsTwoSigmaOnTheSignedScaleAndClamps() {
+        let sigma = 0.1
+        func noisyGrey(seed: UInt64) -> [Float] {
+            var grey = [Float](repeating: 0, count: 100_000)
+            var rng = RandomSource(seed: seed)
+            PixelNoise.add(to: &grey, sigma: sigma, rng: &rng)
+            return grey
+        }
+        let grey = noisyGrey(seed: 5)
+        let mean = grey.reduce(0) { $0 + Double($1) } / Double(grey.count)
+        let sd = (grey.reduce(0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(grey.count)).squareRoot()
+        XCTAssertEqual(mean, 0, accuracy: 0.002)
+        XCTAssertEqual(sd, 2 * sigma, accuracy: 0.002, "σ is in 0–1 units: 2σ on the [-1, 1] scale")
+        XCTAssertEqual(grey, noisyGrey(seed: 5), "seeded")
+        XCTAssertNotEqual(grey, noisyGrey(seed: 6))
+
+        var rng = RandomSource(seed: 7)
+        var white = [Float](repeating: 1, count: 10_000)
+        PixelNoise.add(to: &white, sigma: 0.3, rng: &rng)
+        XCTAssertEqual(white.max(), 1)
+        XCTAssertGreaterThan(white.filter { $0 == 1 }.count, 4_000, "about half the draws are clamped back to white")
+
+        let before = rng
+        var untouched: [Float] = [0.25, -0.5]
+        PixelNoise.add(to: &untouched, sigma: 0, rng: &rng)
+        XCTAssertEqual(untouched, [0.25, -0.5])
+        XCTAssertEqual(rng, before, "σ = 0 draws nothing")
+    }
+}

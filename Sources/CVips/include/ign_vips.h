@@ -167,9 +167,6 @@ int ign_vips_embed(IgnVipsImage *in, IgnVipsImage **out, int x, int y, int width
 
 /* ---- filters ---- */
 
-/** vips_gaussnoise: a one-band float width x height image of N(mean, sigma) noise with a seed.
- *  (libvips' default mean is 128; pass 0 for additive noise.) */
-int ign_vips_gaussnoise(IgnVipsImage **out, int width, int height, double mean, double sigma, int seed);
 /** vips_sobel (uchar in -> uchar out, otherwise float). */
 int ign_vips_sobel(IgnVipsImage *in, IgnVipsImage **out);
 /** vips_canny with the given sigma (float output: thinned gradient magnitude). */
