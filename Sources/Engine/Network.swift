@@ -216,8 +216,8 @@ public final class Workspace {
     var partials: [Int: UnsafeMutablePointer<Double>] = [:]
     var partialsCapacity = 0
 
-    /// A workspace running passes on `threads` threads.
-    public init(threads: Int = Parallel.threads) {
+    /// A workspace running passes on `threads` threads (at least 1).
+    public init(threads: Int) {
         pool = WorkerPool(size: threads)
         columns = (0..<pool.size).map { _ in FloatBuffer(count: 0) }
     }
@@ -260,7 +260,9 @@ public final class Workspace {
         if workers == 1 {
             Parallel.withBLASThreads(pool.size) { body(0, SampleRange(batch: n)) }
         } else {
-            pool.run(workers: workers) { w in body(w, SampleRange(batch: n, (n * w / workers)..<(n * (w + 1) / workers))) }
+            Parallel.withBLASThreads(1) {
+                pool.run(workers: workers) { w in body(w, SampleRange(batch: n, (n * w / workers)..<(n * (w + 1) / workers))) }
+            }
         }
     }
 }

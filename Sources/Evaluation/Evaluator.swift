@@ -80,10 +80,11 @@ public struct Evaluator {
     public let options: EvaluationOptions
     private let projector: Projector
 
-    public init(model: IGNModel, options: EvaluationOptions = EvaluationOptions()) {
+    /// An evaluator whose passes run on `threads` threads.
+    public init(model: IGNModel, options: EvaluationOptions = EvaluationOptions(), threads: Int) {
         self.model = model
         self.options = options
-        projector = Projector(model: model)
+        projector = Projector(model: model, threads: threads)
     }
 
     public func evaluate(test fullTest: Dataset, validation: Dataset?, name: String) throws -> EvaluationReport {

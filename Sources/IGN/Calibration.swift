@@ -13,13 +13,14 @@ extension IGNModel {
     /// output stays independent of its batch-mates.
     ///
     /// `noise` mixes corrupted copies in: a model that will project noisy inputs normalises
-    /// them better with statistics that have seen some (see ``CalibrationNoise``).
+    /// them better with statistics that have seen some (see ``CalibrationNoise``). The passes run
+    /// on `threads` threads.
     public func recalibrateBatchNorm(on data: Dataset, batches: Int = 200, batch: Int = 128,
-                                     noise: CalibrationNoise = .none, seed: UInt64 = 0) {
+                                     noise: CalibrationNoise = .none, seed: UInt64 = 0, threads: Int) {
         network.resetBatchNormState()
         let shape = sampleShape, n = min(batch, data.count)
         var rng = RandomSource(seed: seed)
-        let trace = Trace(), workspace = Workspace()
+        let trace = Trace(), workspace = Workspace(threads: threads)
         var x = [Float](repeating: 0, count: n * shape.count), channelMajor = x
         for _ in 0..<batches {
             for i in 0..<n {

@@ -6,10 +6,14 @@ import Engine
 public final class Projector {
     public let model: IGNModel
     private let trace = Trace()
-    private let workspace = Workspace()
+    private let workspace: Workspace
     private let input = FloatBuffer(count: 0)
 
-    public init(model: IGNModel) { self.model = model }
+    /// A projector whose passes run on `threads` threads.
+    public init(model: IGNModel, threads: Int) {
+        self.model = model
+        workspace = Workspace(threads: threads)
+    }
 
     /// Applies f `steps` times to `count` samples stored NCHW in `batch`; returns the NCHW result of
     /// every application (`result[k-1]` = f^k(x)). Train mode uses batch statistics and leaves the

@@ -48,8 +48,8 @@ public final class Trainer {
     private let noiseFile: Dataset?
     private var order: [Int] = []
 
-    /// A fresh run: the model should already hold its initial weights.
-    public init(options: TrainingOptions, model: IGNModel, dataset: Dataset, noise: NoiseSource) throws {
+    /// A fresh run on `threads` threads: the model should already hold its initial weights.
+    public init(options: TrainingOptions, model: IGNModel, dataset: Dataset, noise: NoiseSource, threads: Int) throws {
         guard dataset.shape == model.sampleShape else {
             throw ModelError("\(options.data): samples are \(dataset.shape), \(model.architecture.name) with \(model.channels) channel(s) takes \(model.sampleShape)")
         }
@@ -60,7 +60,7 @@ public final class Trainer {
         self.model = model
         self.dataset = dataset
         self.noise = noise
-        objective = Objective(model: model, config: options.objective)
+        objective = Objective(model: model, config: options.objective, threads: threads)
         state = TrainingState(rng: RandomSource(seed: options.seed &+ 0x5EED), adam: Adam(learningRate: options.learningRate))
         if let path = options.noiseFile {
             let z = try Dataset.load(URL(fileURLWithPath: path))
@@ -172,8 +172,9 @@ public final class Trainer {
         try SafeTensors.write(SafeTensors.File(tensors: tensors, metadata: meta), to: url)
     }
 
-    /// Continues a run from a checkpoint; `override` may change the run's length (epochs or steps).
-    public static func resume(from url: URL, dataset: Dataset? = nil,
+    /// Continues a run from a checkpoint on `threads` threads; `override` may change the run's
+    /// length (epochs or steps).
+    public static func resume(from url: URL, dataset: Dataset? = nil, threads: Int,
                               override: (inout TrainingOptions) -> Void = { _ in }) throws -> Trainer {
         let file = try SafeTensors.read(url)
         let meta = file.metadata
@@ -194,7 +195,7 @@ public final class Trainer {
         store.adamV.update(from: v.floats(), count: store.count)
         let data = try dataset ?? Dataset.load(URL(fileURLWithPath: options.data))
         let noise = try NoiseSource(metadata: meta, shape: model.sampleShape)
-        let trainer = try Trainer(options: options, model: model, dataset: data, noise: noise)
+        let trainer = try Trainer(options: options, model: model, dataset: data, noise: noise, threads: threads)
         trainer.state.step = step
         trainer.state.epoch = epoch
         trainer.state.batchInEpoch = batchInEpoch

@@ -1,5 +1,4 @@
 import Basics
-import Engine
 import Foundation
 import IGN
 import Imaging
@@ -125,8 +124,7 @@ public final class PipelineRunner {
         }
         var projector: Projector?
         if let model {
-            Parallel.setThreads(threads)
-            projector = Projector(model: model)
+            projector = Projector(model: model, threads: threads)
         }
         let stages = Stages(job: job, files: pending, plan: plan, network: model.map { ($0.architecture.imageSize, $0.channels) },
                             finisher: Finisher(job: job, tree: tree), state: state, workers: workers)

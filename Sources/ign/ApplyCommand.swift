@@ -17,14 +17,13 @@ struct ApplyCommand: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
-        compute.apply()
         let model = try loadModel(self.model)
         let (shape, values) = try NPY.read(URL(fileURLWithPath: input))
         let sample = model.sampleShape
         guard shape.count == 4, shape[1] == sample.channels, shape[2] == sample.height, shape[3] == sample.width else {
             throw CommandError("\(input): shape \(shape) does not fit the model's N×\(sample.channels)×\(sample.height)×\(sample.width)")
         }
-        let projector = Projector(model: model)
+        let projector = Projector(model: model, threads: compute.threads)
         let n = shape[0], chunk = trainMode ? max(n, 1) : batch
         var result: [Float] = []
         result.reserveCapacity(values.count)

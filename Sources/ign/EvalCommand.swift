@@ -20,13 +20,12 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
-        compute.apply()
         let model = try loadModel(self.model)
         let test = try Dataset.load(URL(fileURLWithPath: data))
         let validation = try val.map { try Dataset.load(URL(fileURLWithPath: $0)) }
         var options = EvaluationOptions()
         options.limit = limit; options.trainMode = trainMode; options.seed = seed
-        let report = try Evaluator(model: model, options: options)
+        let report = try Evaluator(model: model, options: options, threads: compute.threads)
             .evaluate(test: test, validation: validation, name: (self.model as NSString).lastPathComponent)
         print(report.table)
         if let json {

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Engine
 import Foundation
 import Logging
 
@@ -30,8 +29,6 @@ struct IGNCommand: ParsableCommand {
 struct ComputeOptions: ParsableArguments {
     @Option(help: "Threads for the engine and OpenBLAS together (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-
-    func apply() { Parallel.setThreads(threads) }
 }
 
 /// A logger writing to stderr; stdout stays machine-readable.

@@ -22,7 +22,6 @@ struct InterpolateCommand: ParsableCommand {
     }
 
     func run() throws {
-        compute.apply()
         let model = try loadModel(self.model)
         let shape = model.sampleShape, d = shape.count
         let ends = try drawNoise(for: model, count: 2 * pairs, seed: seed)
@@ -35,7 +34,7 @@ struct InterpolateCommand: ParsableCommand {
                 }
             }
         }
-        let out = Projector(model: model).apply(z, count: pairs * frames, steps: steps)[steps - 1]
+        let out = Projector(model: model, threads: compute.threads).apply(z, count: pairs * frames, steps: steps)[steps - 1]
         try writeGrid([out], shape: shape, count: pairs * frames, columns: frames, scale: scale, to: self.out)
     }
 }

@@ -25,11 +25,10 @@ struct SampleCommand: ParsableCommand {
     }
 
     func run() throws {
-        compute.apply()
         let model = try loadModel(self.model)
         let shape = model.sampleShape
         let z = try drawNoise(for: model, count: count, seed: seed)
-        let rows = (showNoise ? [z.map { max(-1, min(1, $0)) }] : []) + Projector(model: model).apply(z, count: count, steps: steps)
+        let rows = (showNoise ? [z.map { max(-1, min(1, $0)) }] : []) + Projector(model: model, threads: compute.threads).apply(z, count: count, steps: steps)
         try writeGrid(rows, shape: shape, count: count, columns: min(columns, count), scale: scale, to: out)
     }
 }

@@ -51,7 +51,7 @@ final class LayerSemanticsTests: XCTestCase {
         gamma[0] = 2; gamma[1] = 1; beta[0] = 0.5; beta[1] = -1
         // Channel-major [C][N][H][W] with N = 2: channel 0 holds 1, 2, 3, 4; channel 1 holds 10, 10, 10, 14.
         let x: [Float] = [1, 2, 3, 4, 10, 10, 10, 14]
-        let trace = Trace(), scratch = Workspace()
+        let trace = Trace(), scratch = Workspace(threads: 1)
         let out = Array(UnsafeBufferPointer(start: net.forward(x, batch: 2, mode: .train(updateRunningStats: true), trace: trace, workspace: scratch), count: 8))
         let mean0: Float = 2.5, var0: Float = 1.25  // biased
         for i in 0..<4 {
