@@ -97,11 +97,8 @@ public struct Evaluator {
         let reconstruction = try mean(zip(clean, images(steps[0], count: test.count)).map { try Metrics.psnr($1, $0) })
 
         var drift = Self.drift(steps, count: test.count, shape: test.shape, source: "test")
-        let noise = try NoiseSource(metadata: model.metadata, shape: model.sampleShape)
-        var rng = RandomSource(seed: options.seed &+ 1)
         let noiseCount = min(test.count, 1000)
-        var z = [Float](repeating: 0, count: noiseCount * test.shape.count)
-        z.withUnsafeMutableBufferPointer { noise.fill($0.baseAddress!, count: noiseCount, rng: &rng) }
+        let z = try model.drawNoise(count: noiseCount, seed: options.seed &+ 1)
         drift += Self.drift(apply(z, count: noiseCount, steps: 4), count: noiseCount, shape: test.shape, source: "noise")
 
         let tuning = images((validation ?? test).prefix(options.validationLimit))
@@ -161,20 +158,9 @@ public struct Evaluator {
 
     // MARK: Helpers
 
-    /// f applied `steps` times in batches; result[k-1] = f^k(x), NCHW.
+    /// f applied `steps` times in batches of `options.batch`; result[k-1] = f^k(x), NCHW.
     private func apply(_ values: [Float], count: Int, steps: Int) -> [[Float]] {
-        let d = model.sampleShape.count
-        var results = [[Float]](repeating: [], count: steps)
-        var start = 0
-        while start < count {
-            let n = min(options.batch, count - start)
-            let out = values.withUnsafeBufferPointer {
-                projector.apply($0.baseAddress! + start * d, count: n, steps: steps, trainMode: options.trainMode)
-            }
-            for k in 0..<steps { results[k] += out[k] }
-            start += n
-        }
-        return results
+        projector.apply(values, count: count, steps: steps, batchSize: options.batch, trainMode: options.trainMode)
     }
 
     /// Per-sample RMS and relative size of f^{k+1} − f^k for k = 1, 2, 3.
@@ -183,14 +169,10 @@ public struct Evaluator {
         return (1..<steps.count).map { k in
             var rms: [Double] = [], relative: [Double] = []
             for i in 0..<count {
-                var diff = 0.0, norm = 0.0
-                for j in (i * d)..<((i + 1) * d) {
-                    let a = Double(steps[k - 1][j]), b = Double(steps[k][j])
-                    diff += (b - a) * (b - a)
-                    norm += a * a
-                }
-                rms.append((diff / Double(d)).squareRoot())
-                relative.append((diff / max(norm, 1e-12)).squareRoot())
+                let sample = (i * d)..<((i + 1) * d)
+                let drift = Metrics.rms(steps[k][sample], steps[k - 1][sample]), norm = Metrics.rms(steps[k - 1][sample])
+                rms.append(drift)
+                relative.append(drift / max(norm, 1e-12))
             }
             return .init(source: source, applications: k, rms: Summary(rms), relative: Summary(relative))
         }

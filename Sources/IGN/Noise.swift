@@ -102,6 +102,18 @@ public struct NoiseSource: Sendable {
     }
 }
 
+extension IGNModel {
+    /// `count` samples (NCHW) of the noise the model was trained with (the source its metadata
+    /// records), drawn from `RandomSource(seed: seed)`.
+    public func drawNoise(count: Int, seed: UInt64) throws -> [Float] {
+        let noise = try NoiseSource(metadata: metadata, shape: sampleShape)
+        var rng = RandomSource(seed: seed)
+        var z = [Float](repeating: 0, count: count * sampleShape.count)
+        z.withUnsafeMutableBufferPointer { noise.fill($0.baseAddress!, count: count, rng: &rng) }
+        return z
+    }
+}
+
 /// A 2-D discrete Fourier transform of one H×W plane by separable cosine/sine products.
 struct DFT2D {
     let height: Int, width: Int

@@ -35,8 +35,21 @@ public final class Projector {
         return results
     }
 
-    public func apply(_ batch: [Float], count n: Int, steps: Int, trainMode: Bool = false) -> [[Float]] {
-        precondition(batch.count == n * model.sampleShape.count, "batch does not hold \(n) samples of \(model.sampleShape)")
-        return batch.withUnsafeBufferPointer { apply($0.baseAddress!, count: n, steps: steps, trainMode: trainMode) }
+    /// Applies f `steps` times to `count` samples stored NCHW in `values`, `batchSize` samples per
+    /// pass (all in one pass when nil); returns every application, NCHW (`result[k-1]` = f^k(x)).
+    /// In eval mode the batch size changes nothing; in train mode each batch has its own statistics.
+    public func apply(_ values: [Float], count n: Int, steps: Int, batchSize: Int? = nil, trainMode: Bool = false) -> [[Float]] {
+        let d = model.sampleShape.count
+        precondition(values.count == n * d, "values do not hold \(n) samples of \(model.sampleShape)")
+        let chunk = max(1, batchSize ?? n)
+        var results = [[Float]](repeating: [], count: steps)
+        for k in 0..<steps { results[k].reserveCapacity(n * d) }
+        values.withUnsafeBufferPointer { all in
+            for start in stride(from: 0, to: n, by: chunk) {
+                let out = apply(all.baseAddress! + start * d, count: min(chunk, n - start), steps: steps, trainMode: trainMode)
+                for k in 0..<steps { results[k] += out[k] }
+            }
+        }
+        return results
     }
 }

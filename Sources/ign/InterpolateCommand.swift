@@ -24,7 +24,7 @@ struct InterpolateCommand: ParsableCommand {
     func run() throws {
         let model = try loadModel(self.model)
         let shape = model.sampleShape, d = shape.count
-        let ends = try drawNoise(for: model, count: 2 * pairs, seed: seed)
+        let ends = try model.drawNoise(count: 2 * pairs, seed: seed)
         var z = [Float](repeating: 0, count: pairs * frames * d)
         for p in 0..<pairs {
             for f in 0..<frames {

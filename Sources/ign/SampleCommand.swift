@@ -1,5 +1,4 @@
 import ArgumentParser
-import Basics
 import Engine
 import Foundation
 import IGN
@@ -27,19 +26,10 @@ struct SampleCommand: ParsableCommand {
     func run() throws {
         let model = try loadModel(self.model)
         let shape = model.sampleShape
-        let z = try drawNoise(for: model, count: count, seed: seed)
+        let z = try model.drawNoise(count: count, seed: seed)
         let rows = (showNoise ? [z.map { max(-1, min(1, $0)) }] : []) + Projector(model: model, threads: compute.threads).apply(z, count: count, steps: steps)
         try writeGrid(rows, shape: shape, count: count, columns: min(columns, count), scale: scale, to: out)
     }
-}
-
-/// `count` samples (NCHW) of the noise the model was trained with.
-func drawNoise(for model: IGNModel, count: Int, seed: UInt64) throws -> [Float] {
-    let noise = try NoiseSource(metadata: model.metadata, shape: model.sampleShape)
-    var rng = RandomSource(seed: seed)
-    var z = [Float](repeating: 0, count: count * model.sampleShape.count)
-    z.withUnsafeMutableBufferPointer { noise.fill($0.baseAddress!, count: count, rng: &rng) }
-    return z
 }
 
 /// Writes batches (each NCHW, `count` samples) as a grid: for every group of `columns` samples,
