@@ -29,7 +29,7 @@ public enum LayerSpec: Equatable, Sendable {
 /// PyTorch-compatible tensor names (`prefix.N.weight`, …).
 ///
 /// Batches flow through it channel-major, `[C][N][H][W]`: each convolution is then one GEMM
-/// whose result needs no reshuffling. `Batch` converts to and from NCHW at the edges.
+/// whose result needs no reshuffling. `ChannelMajor` converts to and from NCHW at the edges.
 public final class Network {
     /// A layer bound to its tensors in the store.
     public struct Layer {

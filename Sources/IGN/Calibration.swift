@@ -33,7 +33,7 @@ extension IGNModel {
                     }
                 }
             }
-            Layout.toChannelMajor(x, &channelMajor, batch: n, shape: shape)
+            ChannelMajor.fromSampleMajor(x, &channelMajor, batch: n, shape: shape)
             network.forward(channelMajor, batch: n, mode: .train(updateRunningStats: true), trace: trace, workspace: workspace)
         }
         metadata["batchnorm"] = "recalibrated on \(batches) batches of \(n) samples" + noise.summary

@@ -21,14 +21,14 @@ public final class Projector {
     public func apply(_ batch: UnsafePointer<Float>, count n: Int, steps: Int, trainMode: Bool = false) -> [[Float]] {
         let shape = model.sampleShape
         input.reserve(n * shape.count)
-        Layout.toChannelMajor(batch, input.pointer, batch: n, shape: shape)
+        ChannelMajor.fromSampleMajor(batch, input.pointer, batch: n, shape: shape)
         var results: [[Float]] = []
         var current = UnsafePointer(input.pointer)
         for _ in 0..<steps {
             let out = model.network.forward(current, batch: n, mode: trainMode ? .train(updateRunningStats: false) : .eval,
                                             trace: trace, workspace: workspace)
             var nchw = [Float](repeating: 0, count: n * shape.count)
-            nchw.withUnsafeMutableBufferPointer { Layout.toSampleMajor(out, $0.baseAddress!, batch: n, shape: shape) }
+            nchw.withUnsafeMutableBufferPointer { ChannelMajor.toSampleMajor(out, $0.baseAddress!, batch: n, shape: shape) }
             results.append(nchw)
             current = UnsafePointer(out)
         }

@@ -101,8 +101,8 @@ public final class Trainer {
             } else {
                 z.withUnsafeMutableBufferPointer { noise.fill($0.baseAddress!, count: n, rng: &state.rng) }
             }
-            Layout.toChannelMajor(x, &xc, batch: n, shape: shape)
-            Layout.toChannelMajor(z, &zc, batch: n, shape: shape)
+            ChannelMajor.fromSampleMajor(x, &xc, batch: n, shape: shape)
+            ChannelMajor.fromSampleMajor(z, &zc, batch: n, shape: shape)
             let losses = objective.lossAndGradient(x: xc, z: zc, batch: n)
             state.adam.update(model.network.store)
             state.step += 1

@@ -93,13 +93,13 @@ final class LayerSemanticsTests: XCTestCase {
         XCTAssertEqual(g1, [1, 0, 0, -1, 0, 1, 0, 0])
     }
 
-    func testLayoutRoundTrip() {
+    func testChannelMajorRoundTrip() {
         let shape = SampleShape(channels: 3, height: 2, width: 2)
         let nchw = (0..<(4 * shape.count)).map(Float.init)
         var cnhw = [Float](repeating: 0, count: nchw.count), back = cnhw
-        Layout.toChannelMajor(nchw, &cnhw, batch: 4, shape: shape)
+        ChannelMajor.fromSampleMajor(nchw, &cnhw, batch: 4, shape: shape)
         XCTAssertEqual(cnhw[4], nchw[12], "channel 0 of sample 1 follows channel 0 of sample 0")
-        Layout.toSampleMajor(cnhw, &back, batch: 4, shape: shape)
+        ChannelMajor.toSampleMajor(cnhw, &back, batch: 4, shape: shape)
         XCTAssertEqual(back, nchw)
     }
 }
