@@ -22,7 +22,7 @@ public struct EvaluationOptions: Sendable {
 }
 
 /// Mean and median of a per-sample figure.
-public struct Summary: Codable, Sendable {
+public struct MeanAndMedian: Codable, Sendable {
     public var mean: Double
     public var median: Double
     public init(_ values: [Double]) {
@@ -39,8 +39,8 @@ public struct EvaluationReport: Codable, Sendable {
         public var source: String
         /// After k applications: RMS(f^{k+1} − f^k) and ‖f^{k+1} − f^k‖ / ‖f^k‖.
         public var applications: Int
-        public var rms: Summary
-        public var relative: Summary
+        public var rms: MeanAndMedian
+        public var relative: MeanAndMedian
     }
     public struct Denoising: Codable, Sendable {
         public var sigma: Double
@@ -174,7 +174,7 @@ public struct Evaluator {
                 rms.append(drift)
                 relative.append(drift / max(norm, 1e-12))
             }
-            return .init(source: source, applications: k, rms: Summary(rms), relative: Summary(relative))
+            return .init(source: source, applications: k, rms: MeanAndMedian(rms), relative: MeanAndMedian(relative))
         }
     }
 
