@@ -97,4 +97,16 @@ final class TensorFileTests: XCTestCase {
         try cut.prefix(cut.count / 2).write(to: zipped)
         XCTAssertThrowsError(try readMaybeGzipped(zipped)) { XCTAssertEqual(($0 as? TensorFileError)?.code, .truncated) }
     }
+
+    func testIDXReadsDimensionsAndBytes() throws {
+        let url = dir.appendingPathComponent("labels-idx2-ubyte")
+        try Data([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3] + (1...6).map(UInt8.init)).write(to: url)
+        let (shape, bytes) = try IDX.read(url)
+        XCTAssertEqual(shape, [2, 3]); XCTAssertEqual(bytes, [1, 2, 3, 4, 5, 6])
+        for (data, code) in [([1, 0, 8, 1, 0, 0, 0, 0], TensorFileError.Code.malformed), ([0, 0, 0x0d, 1, 0, 0, 0, 0], .unsupported),
+                             ([0, 0, 8, 1, 0, 0, 0, 3, 7], .truncated), ([0, 0, 8, 2, 0, 0], .truncated)] as [([UInt8], TensorFileError.Code)] {
+            try Data(data).write(to: url)
+            XCTAssertThrowsError(try IDX.read(url), "\(data)") { XCTAssertEqual(($0 as? TensorFileError)?.code, code, "\(data)") }
+        }
+    }
 }
