@@ -142,7 +142,7 @@ public final class PipelineRunner {
         let url: URL
         do { url = try BundledModels.resolve(name) } catch { throw PipelineError(.usage, "\(error)") }
         do {
-            let model = try IGNModel.load(url)
+            let model = try BundledModels.load(url.path)
             return (model, "\(model.architecture.name):\(model.channels):\(try Settings.digest(of: url))")
         } catch {
             throw PipelineError(.model, "\(error)")

@@ -47,7 +47,7 @@ struct TrainCommand: ParsableCommand {
         let trainer: Trainer
         if let resume {
             let (epochs, steps) = (self.epochs, self.steps)
-            trainer = try Trainer.resume(from: URL(fileURLWithPath: resume), threads: compute.threads) { options in
+            trainer = try Checkpoint.resume(from: URL(fileURLWithPath: resume), threads: compute.threads) { options in
                 if let steps { options.steps = steps }
                 if let epochs { options.epochs = epochs; options.steps = steps }
             }
@@ -67,7 +67,7 @@ struct TrainCommand: ParsableCommand {
             log.info("\(data!): \(dataset.count) samples of \(dataset.shape)")
             let model: IGNModel
             if let initWeights {
-                model = try IGNModel.load(URL(fileURLWithPath: initWeights))
+                model = try BundledModels.load(initWeights)
                 guard model.architecture == archSpec, model.channels == channels else {
                     throw CommandError("\(initWeights): is \(model.architecture.name) with \(model.channels) channel(s), not \(arch) with \(channels)")
                 }

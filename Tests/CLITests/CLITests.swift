@@ -59,14 +59,14 @@ final class CLITests: XCTestCase {
         let straight = try SafeTensors.read(dir.appendingPathComponent("straight.safetensors"))
         let resumed = try SafeTensors.read(dir.appendingPathComponent("resumed.safetensors"))
         XCTAssertEqual(resumed.metadata["steps"], "6")
-        XCTAssertTrue(Set(resumed.metadata.keys).isDisjoint(with: Trainer.checkpointKeys), "no stale checkpoint state: \(resumed.metadata.keys.sorted())")
+        XCTAssertTrue(Set(resumed.metadata.keys).isDisjoint(with: Checkpoint.keys), "no stale checkpoint state: \(resumed.metadata.keys.sorted())")
         try ign(["train", "--data", "data.npy", "--arch", "tiny28", "--channels", "1", "--batch", "16", "--threads", "1",
                  "--init-weights", "resumed.safetensors", "--lr", "2e-5", "--steps", "2", "--out", "annealed.safetensors"])
         let annealed = try SafeTensors.read(dir.appendingPathComponent("annealed.safetensors")).metadata
         XCTAssertEqual(annealed["init_weights"], "resumed.safetensors (6 steps, lr 0.0001)")
         XCTAssertEqual(annealed["steps"], "2")
         XCTAssertEqual(annealed["lr"], "2e-05")
-        XCTAssertTrue(Set(annealed.keys).isDisjoint(with: Trainer.checkpointKeys), "\(annealed.keys.sorted())")
+        XCTAssertTrue(Set(annealed.keys).isDisjoint(with: Checkpoint.keys), "\(annealed.keys.sorted())")
         for (name, tensor) in straight.tensors { XCTAssertEqual(tensor.data, resumed.tensors[name]?.data, name) }
 
         try NPY.write(Array(try NPY.read(dir.appendingPathComponent("data.npy")).values.prefix(5 * 784)), shape: [5, 1, 28, 28],

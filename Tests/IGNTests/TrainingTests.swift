@@ -50,7 +50,7 @@ final class TrainingTests: XCTestCase {
         try first.run(checkpoint: checkpoint, progress: { _ in }, shouldStop: { first.state.step == 4 })
         XCTAssertEqual(first.state.step, 4)
         XCTAssertFalse(first.isFinished)
-        let resumed = try Trainer.resume(from: checkpoint, dataset: data, threads: 1)
+        let resumed = try Checkpoint.resume(from: checkpoint, dataset: data, threads: 1)
         XCTAssertEqual(resumed.state.step, 4)
         XCTAssertEqual(resumed.state.epoch, 1, "96 samples at batch 32: epoch 1 starts at step 3")
         try resumed.run(checkpoint: checkpoint, progress: { _ in })
@@ -63,18 +63,20 @@ final class TrainingTests: XCTestCase {
         XCTAssertTrue((0..<store.count).allSatisfy { store.adamV[$0] == other.adamV[$0] }, "Adam moments continue too")
     }
 
-    /// A checkpoint is also a model file.
+    /// A checkpoint holds a model file: the model loader takes it, the strict model-file reader does not.
     func testCheckpointLoadsAsModel() throws {
         let data = TestData.shapes(count: 64, seed: 3)
         let trainer = try makeTrainer(data, steps: 2)
         let checkpoint = dir.appendingPathComponent("c.safetensors")
         try trainer.run(checkpoint: checkpoint, progress: { _ in })
-        let model = try IGNModel.load(checkpoint)
+        let model = try BundledModels.load(checkpoint.path)
         XCTAssertEqual(model.metadata["steps"], "2")
+        XCTAssertTrue(Set(model.metadata.keys).isDisjoint(with: Checkpoint.keys), "\(model.metadata.keys.sorted())")
+        XCTAssertThrowsError(try IGNModel.load(checkpoint)) { XCTAssertTrue("\($0)".contains("unexpected optimizer."), "\($0)") }
         let x = Array(data.values.prefix(4 * data.shape.count))
         XCTAssertEqual(Projector(model: model, threads: 1).apply(x, count: 4, steps: 1)[0],
                        Projector(model: trainer.model, threads: 1).apply(x, count: 4, steps: 1)[0])
-        XCTAssertThrowsError(try Trainer.resume(from: dir.appendingPathComponent("missing.safetensors"), threads: 1))
+        XCTAssertThrowsError(try Checkpoint.resume(from: dir.appendingPathComponent("missing.safetensors"), threads: 1))
     }
 
     func testRejectsMismatchedData() throws {
