@@ -38,7 +38,7 @@ final class ObjectiveGradientTests: XCTestCase {
             for k in 0..<v.count { model.network.store.parameters[v.offset + k] *= 15 }
         }
         let frozen = try IGNModel(architecture: .tiny28, channels: 1)
-        frozen.network.store.copyWeights(from: model.network.store)
+        try frozen.loadState(SafeTensors.File(tensors: model.stateTensors()), path: "model")
         let shape = model.sampleShape
         var rng = RandomSource(seed: 4)
         let x = rng.normals(n * shape.count).map { Foundation.tanh($0) }, z = rng.normals(n * shape.count)
