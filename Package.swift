@@ -1,9 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependencies flow one way:
-//   ign (CLI) → Pipeline → Imaging → CVips
-//             ↘ IGN (model, objective, trainer, data) → Engine → CBLAS
+// Dependencies flow one way (Basics depends on nothing; any Swift target may use it):
+//   ign (CLI) → Evaluation, Pipeline, Datasets → IGN, Imaging
+//   IGN (model, objective, trainer, data) → Engine → Basics, CBLAS, CZlib
+//   Imaging → Basics, CVips → CVipsSystem
+// ign also uses IGN, Engine and Imaging directly; Evaluation and Datasets use Engine.
 let package = Package(
     name: "ign",
     products: [
@@ -26,31 +28,31 @@ let package = Package(
         // Plain-C, non-variadic wrappers over the libvips calls Swift needs.
         .target(name: "CVips", dependencies: ["CVipsSystem"]),
 
-        // Tensors, layers with explicit forward/backward, losses, Adam, tensor files.
-        .target(name: "Engine", dependencies: ["CBLAS", "CZlib"]),
-        // Architectures, the IGN objective, noise, datasets, trainer and checkpoints.
-        .target(name: "IGN", dependencies: [
-            "Engine",
-            .product(name: "Logging", package: "swift-log"),
-        ], resources: [.copy("Models")]),
+        // One copy each of what several targets need: the seeded RNG, FNV-1a, atomic file writes, pixel noise.
+        .target(name: "Basics"),
+        // Tensors, layers with explicit forward/backward, losses, Adam, tensor files (safetensors, npy, IDX, gzip).
+        .target(name: "Engine", dependencies: ["Basics", "CBLAS", "CZlib"]),
+        // Architectures, model files, the IGN objective, noise, datasets, trainer, checkpoints, bundled models.
+        .target(name: "IGN", dependencies: ["Basics", "Engine"], resources: [.copy("Models")]),
         // Decode/encode, colour and channels, corruptions, resize/tiling, metrics, contact sheets.
-        .target(name: "Imaging", dependencies: ["CVips"]),
+        .target(name: "Imaging", dependencies: ["Basics", "CVips"]),
         // `ign eval`: reconstruction, drift, denoising/colorization/sketch figures against libvips baselines.
-        .target(name: "Evaluation", dependencies: ["IGN", "Imaging"]),
+        .target(name: "Evaluation", dependencies: ["Basics", "Engine", "IGN", "Imaging"]),
         // Folder-to-folder batch projection: discovery, bounded stages, metrics, resume, pipeline files.
-        .target(name: "Pipeline", dependencies: ["IGN", "Engine", "Imaging", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Pipeline", dependencies: ["Basics", "IGN", "Imaging", .product(name: "Yams", package: "Yams")]),
         // `ign dataset`: the bundled models' training/validation/test sets (emoji font, photo patches, Fashion-MNIST).
-        .target(name: "Datasets", dependencies: ["IGN", "Engine", "Imaging"]),
+        .target(name: "Datasets", dependencies: ["Basics", "IGN", "Engine", "Imaging"]),
         // The command-line tool.
         .executableTarget(name: "ign", dependencies: [
-            "IGN", "Engine", "Imaging", "Evaluation", "Pipeline", "Datasets",
+            "Basics", "IGN", "Engine", "Imaging", "Evaluation", "Pipeline", "Datasets",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "IGNTests", dependencies: ["IGN", "Engine"], exclude: ["Fixtures"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "CVips"]),
+        .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
+        .testTarget(name: "EngineTests", dependencies: ["Basics", "Engine"]),
+        .testTarget(name: "IGNTests", dependencies: ["Basics", "IGN", "Engine"], exclude: ["Fixtures"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Basics", "Imaging", "CVips"]),
         // Runs the built `ign`; depending on it makes `swift test` build it.
         .testTarget(name: "CLITests", dependencies: ["IGN", "Engine", "Imaging", "ign"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "IGN", "Engine", "Imaging"]),

@@ -29,8 +29,6 @@ static GMutex error_lock;
 int ign_vips_init(const char *argv0) { return VIPS_INIT(argv0 ? argv0 : "ign"); }
 void ign_vips_cache_off(void) { vips_cache_set_max(0); }
 void ign_vips_concurrency_set(int threads) { vips_concurrency_set(threads); }
-int ign_vips_concurrency_get(void) { return vips_concurrency_get(); }
-void ign_vips_leak_set(int on) { vips_leak_set(on ? TRUE : FALSE); }
 
 static void drop_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data) {
     (void) domain; (void) level; (void) message; (void) data;
@@ -173,8 +171,6 @@ const char *ign_vips_loader(const IgnVipsImage *image) {
     return NULL;
 }
 
-int ign_vips_n_pages(const IgnVipsImage *image) { return vips_image_get_n_pages((VipsImage *) image); }
-
 int ign_vips_colourspace(IgnVipsImage *in, IgnVipsImage **out, int space) {
     return vips_colourspace(in, out, (VipsInterpretation) space, NULL);
 }
@@ -199,29 +195,12 @@ int ign_vips_copy_interpretation(IgnVipsImage *in, IgnVipsImage **out, int inter
     return vips_copy(in, out, "interpretation", (VipsInterpretation) interpretation, NULL);
 }
 
-int ign_vips_copy_memory(IgnVipsImage *in, IgnVipsImage **out) {
-    *out = vips_image_copy_memory(in);
-    return *out ? 0 : -1;
-}
-
 int ign_vips_extract_band(IgnVipsImage *in, IgnVipsImage **out, int band, int n) {
     return vips_extract_band(in, out, band, "n", n, NULL);
 }
 
 int ign_vips_resize(IgnVipsImage *in, IgnVipsImage **out, double hscale, double vscale, int kernel) {
     return vips_resize(in, out, hscale, "vscale", vscale, "kernel", (VipsKernel) kernel, NULL);
-}
-
-int ign_vips_affine(IgnVipsImage *in, IgnVipsImage **out, double a, double b, double c, double d,
-                    int oleft, int otop, int owidth, int oheight) {
-    VipsInterpolate *interpolate = vips_interpolate_new("bicubic");
-    if (!interpolate) return -1;
-    VipsArrayInt *area = vips_array_int_newv(4, oleft, otop, owidth, oheight);
-    int result = vips_affine(in, out, a, b, c, d,
-        "interpolate", interpolate, "oarea", area, NULL);
-    vips_area_unref(VIPS_AREA(area));
-    g_object_unref(interpolate);
-    return result;
 }
 
 int ign_vips_extract_area(IgnVipsImage *in, IgnVipsImage **out, int left, int top, int width, int height) {
@@ -239,10 +218,6 @@ int ign_vips_embed(IgnVipsImage *in, IgnVipsImage **out, int x, int y, int width
         "extend", (VipsExtend) extend, "background", bg, NULL);
     vips_area_unref(VIPS_AREA(bg));
     return result;
-}
-
-int ign_vips_gaussnoise(IgnVipsImage **out, int width, int height, double mean, double sigma, int seed) {
-    return vips_gaussnoise(out, width, height, "mean", mean, "sigma", sigma, "seed", seed, NULL);
 }
 
 int ign_vips_sobel(IgnVipsImage *in, IgnVipsImage **out) { return vips_sobel(in, out, NULL); }

@@ -67,7 +67,7 @@ public struct EmojiDatasetBuilder: Sendable {
             }
         }
         let listURL = directory.appendingPathComponent("\(name)-split.txt")
-        try ImageWriter.writeAtomically(Data(listing.utf8), to: listURL)
+        try writeListing(listing, to: listURL)
         report.files.append(listURL)
         return report
     }

@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Foundation
 import Imaging
@@ -81,6 +82,13 @@ public struct BuildReport: Sendable {
     public var files: [URL] = []
     /// Inputs that were skipped, with the reason (one line each).
     public var warnings: [String] = []
+}
+
+/// Writes a text file (a source or split listing) atomically.
+func writeListing(_ text: String, to url: URL) throws {
+    do { try AtomicFile.write(Data(text.utf8), to: url) } catch let error as AtomicWriteError {
+        throw DatasetError(.writeFailed, path: error.path, error.message)
+    }
 }
 
 /// Creates the output folder if needed.

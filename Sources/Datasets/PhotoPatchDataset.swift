@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Foundation
 import Imaging
@@ -114,7 +115,7 @@ public struct PhotoPatchBuilder: Sendable {
         }
         for (url, reason) in skipped { listing += "skipped \(url.relativePath) \(reason)\n" }
         let listURL = directory.appendingPathComponent("\(name)-sources.txt")
-        try ImageWriter.writeAtomically(Data(listing.utf8), to: listURL)
+        try writeListing(listing, to: listURL)
         report.files += [preview, listURL]
         return report
     }

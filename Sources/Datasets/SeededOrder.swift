@@ -1,4 +1,4 @@
-import Engine
+import Basics
 
 extension RandomSource {
     /// A uniform integer in 0..<`bound` (multiply-high, so the same seed gives the same

@@ -12,7 +12,7 @@ public func readMaybeGzipped(_ url: URL) throws -> Data {
 }
 
 /// Inflates a gzip stream with zlib.
-public func gunzip(_ input: Data, path: String) throws -> Data {
+func gunzip(_ input: Data, path: String) throws -> Data {
     var stream = z_stream()
     guard inflateInit2_(&stream, 16 + MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
         throw TensorFileError(.malformed, path, "zlib could not start")

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// NumPy `.npy` files holding little-endian float32 arrays in C order (what `np.save` writes
@@ -63,6 +64,6 @@ public enum NPY {
         data.append(UInt8(header.utf8.count & 0xff)); data.append(UInt8(header.utf8.count >> 8))
         data.append(contentsOf: Array(header.utf8))
         values.withUnsafeBytes { data.append(contentsOf: $0) }
-        try writeAtomically(data, to: url)
+        do { try AtomicFile.write(data, to: url) } catch let error as AtomicWriteError { throw TensorFileError(error) }
     }
 }

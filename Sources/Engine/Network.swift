@@ -29,7 +29,7 @@ public enum LayerSpec: Equatable, Sendable {
 /// PyTorch-compatible tensor names (`prefix.N.weight`, …).
 ///
 /// Batches flow through it channel-major, `[C][N][H][W]`: each convolution is then one GEMM
-/// whose result needs no reshuffling. `Batch` converts to and from NCHW at the edges.
+/// whose result needs no reshuffling. `ChannelMajor` converts to and from NCHW at the edges.
 public final class Network {
     /// A layer bound to its tensors in the store.
     public struct Layer {
@@ -216,8 +216,8 @@ public final class Workspace {
     var partials: [Int: UnsafeMutablePointer<Double>] = [:]
     var partialsCapacity = 0
 
-    /// A workspace running passes on `threads` threads.
-    public init(threads: Int = Parallel.threads) {
+    /// A workspace running passes on `threads` threads (at least 1).
+    public init(threads: Int) {
         pool = WorkerPool(size: threads)
         columns = (0..<pool.size).map { _ in FloatBuffer(count: 0) }
     }
@@ -260,7 +260,9 @@ public final class Workspace {
         if workers == 1 {
             Parallel.withBLASThreads(blasThreads ? pool.size : 1) { body(0, SampleRange(batch: n)) }
         } else {
-            pool.run(workers: workers) { w in body(w, SampleRange(batch: n, (n * w / workers)..<(n * (w + 1) / workers))) }
+            Parallel.withBLASThreads(1) {
+                pool.run(workers: workers) { w in body(w, SampleRange(batch: n, (n * w / workers)..<(n * (w + 1) / workers))) }
+            }
         }
     }
 }

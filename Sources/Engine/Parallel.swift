@@ -1,22 +1,14 @@
 import CBLAS
 import Foundation
 
-/// How many cores the engine uses. A batch is split into one contiguous range of samples per
-/// thread (data parallelism); each thread calls a single-threaded OpenBLAS on its own range.
-public enum Parallel {
-    nonisolated(unsafe) public private(set) static var threads = 1
-
-    /// Sets the engine's thread count. OpenBLAS runs single-threaded inside the engine's own
-    /// threads, so the two never oversubscribe the cores.
-    public static func setThreads(_ n: Int) {
-        threads = max(1, n)
-        openblas_set_num_threads(1)
-    }
-
-    /// Runs `body` with OpenBLAS allowed `threads` threads: for work too small to split by sample.
+/// OpenBLAS's own thread count. A pass splits its batch into one contiguous range of samples
+/// per engine thread (data parallelism, see ``Workspace``), and each thread calls a
+/// single-threaded OpenBLAS on its range, so the two never oversubscribe the cores.
+enum Parallel {
+    /// Runs `body` with OpenBLAS allowed `threads` threads (1 inside the engine's own threads;
+    /// more for work too small to split by sample), then sets it back to 1.
     static func withBLASThreads<T>(_ threads: Int, _ body: () -> T) -> T {
-        guard threads > 1 else { return body() }
-        openblas_set_num_threads(Int32(threads))
+        openblas_set_num_threads(Int32(max(1, threads)))
         defer { openblas_set_num_threads(1) }
         return body()
     }

@@ -70,14 +70,6 @@ public final class ParameterStore {
 
     public func zeroGradients() { gradients.update(repeating: 0, count: count) }
 
-    /// Copies parameters, buffers and counters (not gradients or moments) from a store of the same layout.
-    public func copyWeights(from other: ParameterStore) {
-        precondition(other.count == count && other.bufferCount == bufferCount)
-        parameters.update(from: other.parameters, count: count)
-        buffers.update(from: other.buffers, count: bufferCount)
-        counters = other.counters
-    }
-
     /// Looks a tensor up by name.
     public func parameter(_ name: String) -> View? { layout.parameters.first { $0.name == name } }
     public func buffer(_ name: String) -> View? { layout.buffers.first { $0.name == name } }

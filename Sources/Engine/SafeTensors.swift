@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// The safetensors format: an 8-byte little-endian header length, a JSON header
@@ -89,7 +90,8 @@ public enum SafeTensors {
 
     /// Writes `file` to `url` atomically.
     public static func write(_ file: File, to url: URL) throws {
-        try writeAtomically(try encode(file), to: url)
+        let data = try encode(file)
+        do { try AtomicFile.write(data, to: url) } catch let error as AtomicWriteError { throw TensorFileError(error) }
     }
 
     /// Reads and validates a safetensors file; any inconsistency is a `TensorFileError` naming the file.

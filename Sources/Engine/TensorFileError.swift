@@ -1,3 +1,5 @@
+import Basics
+
 /// A tensor file (safetensors, npy, IDX) that cannot be read or written, with the file and the cause.
 public struct TensorFileError: Error, CustomStringConvertible, Equatable {
     public enum Code: String, Sendable { case unreadable, truncated, malformed, unsupported, mismatch, writeFailed }
@@ -10,4 +12,9 @@ public struct TensorFileError: Error, CustomStringConvertible, Equatable {
     }
 
     public var description: String { "\(path): \(message)" }
+}
+
+extension TensorFileError {
+    /// A failed atomic write of a tensor file, as `.writeFailed`.
+    init(_ error: AtomicWriteError) { self.init(.writeFailed, error.path, error.message) }
 }

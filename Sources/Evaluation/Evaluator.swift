@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Foundation
 import IGN
@@ -21,7 +22,7 @@ public struct EvaluationOptions: Sendable {
 }
 
 /// Mean and median of a per-sample figure.
-public struct Summary: Codable, Sendable {
+public struct MeanAndMedian: Codable, Sendable {
     public var mean: Double
     public var median: Double
     public init(_ values: [Double]) {
@@ -38,8 +39,8 @@ public struct EvaluationReport: Codable, Sendable {
         public var source: String
         /// After k applications: RMS(f^{k+1} − f^k) and ‖f^{k+1} − f^k‖ / ‖f^k‖.
         public var applications: Int
-        public var rms: Summary
-        public var relative: Summary
+        public var rms: MeanAndMedian
+        public var relative: MeanAndMedian
     }
     public struct Denoising: Codable, Sendable {
         public var sigma: Double
@@ -79,10 +80,11 @@ public struct Evaluator {
     public let options: EvaluationOptions
     private let projector: Projector
 
-    public init(model: IGNModel, options: EvaluationOptions = EvaluationOptions()) {
+    /// An evaluator whose passes run on `threads` threads.
+    public init(model: IGNModel, options: EvaluationOptions = EvaluationOptions(), threads: Int) {
         self.model = model
         self.options = options
-        projector = Projector(model: model)
+        projector = Projector(model: model, threads: threads)
     }
 
     public func evaluate(test fullTest: Dataset, validation: Dataset?, name: String) throws -> EvaluationReport {
@@ -95,11 +97,8 @@ public struct Evaluator {
         let reconstruction = try mean(zip(clean, images(steps[0], count: test.count)).map { try Metrics.psnr($1, $0) })
 
         var drift = Self.drift(steps, count: test.count, shape: test.shape, source: "test")
-        let noise = try NoiseSource(metadata: model.metadata, shape: model.sampleShape)
-        var rng = RandomSource(seed: options.seed &+ 1)
         let noiseCount = min(test.count, 1000)
-        var z = [Float](repeating: 0, count: noiseCount * test.shape.count)
-        z.withUnsafeMutableBufferPointer { noise.fill($0.baseAddress!, count: noiseCount, rng: &rng) }
+        let z = try model.drawNoise(count: noiseCount, seed: options.seed &+ 1)
         drift += Self.drift(apply(z, count: noiseCount, steps: 4), count: noiseCount, shape: test.shape, source: "noise")
 
         let tuning = images((validation ?? test).prefix(options.validationLimit))
@@ -159,20 +158,9 @@ public struct Evaluator {
 
     // MARK: Helpers
 
-    /// f applied `steps` times in batches; result[k-1] = f^k(x), NCHW.
+    /// f applied `steps` times in batches of `options.batch`; result[k-1] = f^k(x), NCHW.
     private func apply(_ values: [Float], count: Int, steps: Int) -> [[Float]] {
-        let d = model.sampleShape.count
-        var results = [[Float]](repeating: [], count: steps)
-        var start = 0
-        while start < count {
-            let n = min(options.batch, count - start)
-            let out = values.withUnsafeBufferPointer {
-                projector.apply($0.baseAddress! + start * d, count: n, steps: steps, trainMode: options.trainMode)
-            }
-            for k in 0..<steps { results[k] += out[k] }
-            start += n
-        }
-        return results
+        projector.apply(values, count: count, steps: steps, batchSize: options.batch, trainMode: options.trainMode)
     }
 
     /// Per-sample RMS and relative size of f^{k+1} − f^k for k = 1, 2, 3.
@@ -181,16 +169,12 @@ public struct Evaluator {
         return (1..<steps.count).map { k in
             var rms: [Double] = [], relative: [Double] = []
             for i in 0..<count {
-                var diff = 0.0, norm = 0.0
-                for j in (i * d)..<((i + 1) * d) {
-                    let a = Double(steps[k - 1][j]), b = Double(steps[k][j])
-                    diff += (b - a) * (b - a)
-                    norm += a * a
-                }
-                rms.append((diff / Double(d)).squareRoot())
-                relative.append((diff / max(norm, 1e-12)).squareRoot())
+                let sample = (i * d)..<((i + 1) * d)
+                let drift = Metrics.rms(steps[k][sample], steps[k - 1][sample]), norm = Metrics.rms(steps[k - 1][sample])
+                rms.append(drift)
+                relative.append(drift / max(norm, 1e-12))
             }
-            return .init(source: source, applications: k, rms: Summary(rms), relative: Summary(relative))
+            return .init(source: source, applications: k, rms: MeanAndMedian(rms), relative: MeanAndMedian(relative))
         }
     }
 
@@ -206,13 +190,12 @@ public struct Evaluator {
 
     private func flatten(_ images: [PlanarImage]) -> [Float] { images.flatMap(\.pixels) }
 
-    /// Additive gaussian noise, σ in units of the 0–1 range (2σ in [-1, 1] units), clipped to the range.
+    /// The images with ``PixelNoise`` of `sigma` (what `noise:σ` adds in a pipeline), one stream for all.
     private func addNoise(_ images: [PlanarImage], sigma: Double, seed: UInt64) -> [PlanarImage] {
         var rng = RandomSource(seed: seed)
         return images.map { image in
             var noisy = image
-            let noise = rng.normals(image.pixels.count, std: Float(2 * sigma))
-            for i in noisy.pixels.indices { noisy.pixels[i] = min(1, max(-1, noisy.pixels[i] + noise[i])) }
+            PixelNoise.add(to: &noisy.pixels, sigma: sigma, rng: &rng)
             return noisy
         }
     }

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// The models shipped inside the package (trained by ign itself), and `--model` resolution.
@@ -27,8 +28,9 @@ public enum BundledModels {
         throw ModelError("\(nameOrPath): no such model file or bundled model (\(known))")
     }
 
-    /// Loads a model by path or bundled name.
+    /// Loads a model by path or bundled name; a training checkpoint loads as its model.
     public static func load(_ nameOrPath: String) throws -> IGNModel {
-        try IGNModel.load(resolve(nameOrPath))
+        let url = try resolve(nameOrPath)
+        return try IGNModel.load(Checkpoint.modelPart(of: SafeTensors.read(url)), path: url.path)
     }
 }

@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Foundation
 
@@ -12,32 +13,34 @@ extension IGNModel {
     /// output stays independent of its batch-mates.
     ///
     /// `noise` mixes corrupted copies in: a model that will project noisy inputs normalises
-    /// them better with statistics that have seen some (see ``CalibrationNoise``).
+    /// them better with statistics that have seen some (see ``CalibrationNoise``). The passes run
+    /// on `threads` threads.
     public func recalibrateBatchNorm(on data: Dataset, batches: Int = 200, batch: Int = 128,
-                                     noise: CalibrationNoise = .none, seed: UInt64 = 0) {
+                                     noise: CalibrationNoise = .none, seed: UInt64 = 0, threads: Int) {
         network.resetBatchNormState()
         let shape = sampleShape, n = min(batch, data.count)
         var rng = RandomSource(seed: seed)
-        let trace = Trace(), workspace = Workspace()
+        let trace = Trace(), workspace = Workspace(threads: threads)
         var x = [Float](repeating: 0, count: n * shape.count), channelMajor = x
         for _ in 0..<batches {
             for i in 0..<n {
                 let index = Int(rng.next() % UInt64(data.count))
                 for k in 0..<shape.count { x[i * shape.count + k] = data.values[index * shape.count + k] }
                 if let sigma = noise.draw(&rng) {
-                    // σ is on the 0…1 pixel scale; samples are in [-1, 1].
-                    let z = rng.normals(shape.count, std: 2 * sigma)
-                    for k in 0..<shape.count { x[i * shape.count + k] = min(1, max(-1, x[i * shape.count + k] + z[k])) }
+                    x.withUnsafeMutableBufferPointer {
+                        let sample = UnsafeMutableBufferPointer(rebasing: $0[(i * shape.count)..<((i + 1) * shape.count)])
+                        PixelNoise.add(to: sample, sigma: Double(sigma), rng: &rng)
+                    }
                 }
             }
-            Layout.toChannelMajor(x, &channelMajor, batch: n, shape: shape)
+            ChannelMajor.fromSampleMajor(x, &channelMajor, batch: n, shape: shape)
             network.forward(channelMajor, batch: n, mode: .train(updateRunningStats: true), trace: trace, workspace: workspace)
         }
         metadata["batchnorm"] = "recalibrated on \(batches) batches of \(n) samples" + noise.summary
     }
 }
 
-/// Gaussian noise added to a share of the samples a recalibration sees.
+/// Gaussian noise (``PixelNoise``) added to a share of the samples a recalibration sees.
 public struct CalibrationNoise: Sendable, Equatable {
     /// Share of samples that get noise, in [0, 1].
     public var fraction: Double

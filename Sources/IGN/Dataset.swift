@@ -30,28 +30,16 @@ public struct Dataset: Sendable {
         return try loadIDX(url)
     }
 
+    /// IDX images, N×H×W or N×H×W×C bytes, as NCHW values in [-1, 1].
     private static func loadIDX(_ url: URL) throws -> Dataset {
-        let data = try readMaybeGzipped(url)
-        let bytes = [UInt8](data)
-        guard bytes.count >= 4, bytes[0] == 0, bytes[1] == 0 else {
-            throw TensorFileError(.malformed, url.path, "not an IDX file or .npy array (bad magic)")
+        let (dims, bytes) = try IDX.read(url)
+        guard dims.count == 3 || dims.count == 4 else {
+            throw TensorFileError(.malformed, url.path, "IDX rank \(dims.count): expected images (N×H×W or N×H×W×C)")
         }
-        guard bytes[2] == 0x08 else {
-            throw TensorFileError(.unsupported, url.path, "IDX element type 0x\(String(bytes[2], radix: 16)); only unsigned bytes are supported")
-        }
-        let rank = Int(bytes[3])
-        guard rank == 3 || rank == 4, bytes.count >= 4 + 4 * rank else {
-            throw TensorFileError(.malformed, url.path, "IDX rank \(rank): expected images (N×H×W or N×H×W×C)")
-        }
-        let dims = (0..<rank).map { i in (0..<4).reduce(0) { $0 << 8 | Int(bytes[4 + 4 * i + $1]) } }
-        let n = dims[0], h = dims[1], w = dims[2], c = rank == 4 ? dims[3] : 1
-        let start = 4 + 4 * rank
-        guard bytes.count - start >= n * h * w * c else {
-            throw TensorFileError(.truncated, url.path, "truncated: \(n)×\(h)×\(w)×\(c) pixels need \(n * h * w * c) bytes, file has \(bytes.count - start)")
-        }
+        let n = dims[0], h = dims[1], w = dims[2], c = dims.count == 4 ? dims[3] : 1
         var values = [Float](repeating: 0, count: n * c * h * w)
         for i in 0..<n { for y in 0..<h { for x in 0..<w { for ch in 0..<c {
-            values[((i * c + ch) * h + y) * w + x] = Float(bytes[start + ((i * h + y) * w + x) * c + ch]) / 127.5 - 1
+            values[((i * c + ch) * h + y) * w + x] = Float(bytes[((i * h + y) * w + x) * c + ch]) / 127.5 - 1
         } } } }
         return Dataset(shape: SampleShape(channels: c, height: h, width: w), values: values)
     }

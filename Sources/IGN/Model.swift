@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Foundation
 
@@ -72,11 +73,13 @@ public final class IGNModel {
     }
 
     /// Loads a model file: its architecture and channels from `__metadata__`, then every tensor,
-    /// checked by name and shape (PyTorch's `strict=True`). Tensors under `optimizer.` (checkpoints) are skipped.
+    /// checked by name and shape (PyTorch's `strict=True`); the metadata is kept as it is. (A
+    /// training checkpoint loads through ``Checkpoint/modelPart(of:)``, as ``BundledModels/load(_:)`` does.)
     public static func load(_ url: URL) throws -> IGNModel {
         try load(SafeTensors.read(url), path: url.path)
     }
 
+    /// ``load(_:)`` for a file already read; `path` names it in errors.
     public static func load(_ file: SafeTensors.File, path: String) throws -> IGNModel {
         guard let archName = file.metadata["arch"] else {
             throw TensorFileError(.mismatch, path, "no 'arch' in the file's __metadata__: not an ign model (architectures: \(Architecture.all.map(\.name).joined(separator: ", ")))")
@@ -89,17 +92,16 @@ public final class IGNModel {
         }
         let model = try IGNModel(architecture: arch, channels: channels)
         try model.loadState(file, path: path)
-        model.metadata = file.metadata.filter { !Trainer.checkpointKeys.contains($0.key) }
+        model.metadata = file.metadata
         return model
     }
 
     /// Copies tensors from `file` into this model, requiring exactly the model's names and shapes.
     public func loadState(_ file: SafeTensors.File, path: String) throws {
         let store = network.store
-        let modelTensors = file.tensors.filter { !$0.key.hasPrefix("optimizer.") }
         let expected = Set(store.layout.parameters.map(\.name) + store.layout.buffers.map(\.name) + store.layout.counters)
-        let missing = expected.subtracting(modelTensors.keys).sorted()
-        let unexpected = Set(modelTensors.keys).subtracting(expected).sorted()
+        let missing = expected.subtracting(file.tensors.keys).sorted()
+        let unexpected = Set(file.tensors.keys).subtracting(expected).sorted()
         guard missing.isEmpty && unexpected.isEmpty else {
             throw TensorFileError(.mismatch, path, "does not match \(architecture.name) with \(channels) channels: "
                 + (missing.isEmpty ? "" : "missing \(missing.prefix(4).joined(separator: ", "))\(missing.count > 4 ? "…" : ""); ")
@@ -107,7 +109,7 @@ public final class IGNModel {
         }
         func copy(_ views: [ParameterStore.View], into base: UnsafeMutablePointer<Float>) throws {
             for v in views {
-                let entry = modelTensors[v.name]!
+                let entry = file.tensors[v.name]!
                 guard entry.shape == v.shape else {
                     throw TensorFileError(.mismatch, path, "tensor '\(v.name)' has shape \(entry.shape), \(architecture.name) needs \(v.shape)")
                 }
@@ -119,7 +121,7 @@ public final class IGNModel {
         try copy(store.layout.parameters, into: store.parameters)
         try copy(store.layout.buffers, into: store.buffers)
         for (i, name) in store.layout.counters.enumerated() {
-            guard let value = modelTensors[name]!.int64() else {
+            guard let value = file.tensors[name]!.int64() else {
                 throw TensorFileError(.mismatch, path, "tensor '\(name)' must be an int64 scalar")
             }
             store.counters[i] = value

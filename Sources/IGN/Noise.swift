@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Foundation
 
@@ -98,6 +99,18 @@ public struct NoiseSource: Sendable {
 
     init(kind: NoiseKind, shape: SampleShape, spectrum: [Float]) {
         self.kind = kind; self.shape = shape; self.spectrum = spectrum
+    }
+}
+
+extension IGNModel {
+    /// `count` samples (NCHW) of the noise the model was trained with (the source its metadata
+    /// records), drawn from `RandomSource(seed: seed)`.
+    public func drawNoise(count: Int, seed: UInt64) throws -> [Float] {
+        let noise = try NoiseSource(metadata: metadata, shape: sampleShape)
+        var rng = RandomSource(seed: seed)
+        var z = [Float](repeating: 0, count: count * sampleShape.count)
+        z.withUnsafeMutableBufferPointer { noise.fill($0.baseAddress!, count: count, rng: &rng) }
+        return z
     }
 }
 

@@ -37,13 +37,15 @@ public final class Objective {
     public let model: IGNModel
     public var config: ObjectiveConfig
     private let traceX = Trace(), traceZ = Trace(), traceFZ = Trace()
-    private let workspace = Workspace()
+    private let workspace: Workspace
     private let gradFX = FloatBuffer(count: 0), gradFFZ = FloatBuffer(count: 0)
     private let gradThroughFrozen = FloatBuffer(count: 0), gradFZ = FloatBuffer(count: 0)
 
-    public init(model: IGNModel, config: ObjectiveConfig = ObjectiveConfig()) {
+    /// An objective whose passes run on `threads` threads.
+    public init(model: IGNModel, config: ObjectiveConfig = ObjectiveConfig(), threads: Int) {
         self.model = model
         self.config = config
+        workspace = Workspace(threads: threads)
     }
 
     /// Computes the losses for channel-major batches `x` and `z` of `n` samples and writes

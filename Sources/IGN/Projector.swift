@@ -6,10 +6,14 @@ import Engine
 public final class Projector {
     public let model: IGNModel
     private let trace = Trace()
-    private let workspace = Workspace()
+    private let workspace: Workspace
     private let input = FloatBuffer(count: 0)
 
-    public init(model: IGNModel) { self.model = model }
+    /// A projector whose passes run on `threads` threads.
+    public init(model: IGNModel, threads: Int) {
+        self.model = model
+        workspace = Workspace(threads: threads)
+    }
 
     /// Applies f `steps` times to `count` samples stored NCHW in `batch`; returns the NCHW result of
     /// every application (`result[k-1]` = f^k(x)). Train mode uses batch statistics and leaves the
@@ -17,22 +21,35 @@ public final class Projector {
     public func apply(_ batch: UnsafePointer<Float>, count n: Int, steps: Int, trainMode: Bool = false) -> [[Float]] {
         let shape = model.sampleShape
         input.reserve(n * shape.count)
-        Layout.toChannelMajor(batch, input.pointer, batch: n, shape: shape)
+        ChannelMajor.fromSampleMajor(batch, input.pointer, batch: n, shape: shape)
         var results: [[Float]] = []
         var current = UnsafePointer(input.pointer)
         for _ in 0..<steps {
             let out = model.network.forward(current, batch: n, mode: trainMode ? .train(updateRunningStats: false) : .eval,
                                             trace: trace, workspace: workspace)
             var nchw = [Float](repeating: 0, count: n * shape.count)
-            nchw.withUnsafeMutableBufferPointer { Layout.toSampleMajor(out, $0.baseAddress!, batch: n, shape: shape) }
+            nchw.withUnsafeMutableBufferPointer { ChannelMajor.toSampleMajor(out, $0.baseAddress!, batch: n, shape: shape) }
             results.append(nchw)
             current = UnsafePointer(out)
         }
         return results
     }
 
-    public func apply(_ batch: [Float], count n: Int, steps: Int, trainMode: Bool = false) -> [[Float]] {
-        precondition(batch.count == n * model.sampleShape.count, "batch does not hold \(n) samples of \(model.sampleShape)")
-        return batch.withUnsafeBufferPointer { apply($0.baseAddress!, count: n, steps: steps, trainMode: trainMode) }
+    /// Applies f `steps` times to `count` samples stored NCHW in `values`, `batchSize` samples per
+    /// pass (all in one pass when nil); returns every application, NCHW (`result[k-1]` = f^k(x)).
+    /// In eval mode the batch size changes nothing; in train mode each batch has its own statistics.
+    public func apply(_ values: [Float], count n: Int, steps: Int, batchSize: Int? = nil, trainMode: Bool = false) -> [[Float]] {
+        let d = model.sampleShape.count
+        precondition(values.count == n * d, "values do not hold \(n) samples of \(model.sampleShape)")
+        let chunk = max(1, batchSize ?? n)
+        var results = [[Float]](repeating: [], count: steps)
+        for k in 0..<steps { results[k].reserveCapacity(n * d) }
+        values.withUnsafeBufferPointer { all in
+            for start in stride(from: 0, to: n, by: chunk) {
+                let out = apply(all.baseAddress! + start * d, count: min(chunk, n - start), steps: steps, trainMode: trainMode)
+                for k in 0..<steps { results[k] += out[k] }
+            }
+        }
+        return results
     }
 }

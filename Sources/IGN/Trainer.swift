@@ -1,7 +1,9 @@
+import Basics
 import Engine
 import Foundation
 
-/// Everything that defines a training run; stored in checkpoints so `--resume` needs nothing else.
+/// Everything that defines a training run; stored in checkpoints (``Checkpoint``) so `--resume`
+/// needs nothing else.
 public struct TrainingOptions: Codable, Equatable, Sendable {
     public var data: String
     public var arch: String
@@ -42,13 +44,13 @@ public final class Trainer {
     public let model: IGNModel
     public let dataset: Dataset
     public let noise: NoiseSource
-    public private(set) var state: TrainingState
+    public internal(set) var state: TrainingState
     private let objective: Objective
     private let noiseFile: Dataset?
     private var order: [Int] = []
 
-    /// A fresh run: the model should already hold its initial weights.
-    public init(options: TrainingOptions, model: IGNModel, dataset: Dataset, noise: NoiseSource) throws {
+    /// A fresh run on `threads` threads: the model should already hold its initial weights.
+    public init(options: TrainingOptions, model: IGNModel, dataset: Dataset, noise: NoiseSource, threads: Int) throws {
         guard dataset.shape == model.sampleShape else {
             throw ModelError("\(options.data): samples are \(dataset.shape), \(model.architecture.name) with \(model.channels) channel(s) takes \(model.sampleShape)")
         }
@@ -59,7 +61,7 @@ public final class Trainer {
         self.model = model
         self.dataset = dataset
         self.noise = noise
-        objective = Objective(model: model, config: options.objective)
+        objective = Objective(model: model, config: options.objective, threads: threads)
         state = TrainingState(rng: RandomSource(seed: options.seed &+ 0x5EED), adam: Adam(learningRate: options.learningRate))
         if let path = options.noiseFile {
             let z = try Dataset.load(URL(fileURLWithPath: path))
@@ -100,8 +102,8 @@ public final class Trainer {
             } else {
                 z.withUnsafeMutableBufferPointer { noise.fill($0.baseAddress!, count: n, rng: &state.rng) }
             }
-            Layout.toChannelMajor(x, &xc, batch: n, shape: shape)
-            Layout.toChannelMajor(z, &zc, batch: n, shape: shape)
+            ChannelMajor.fromSampleMajor(x, &xc, batch: n, shape: shape)
+            ChannelMajor.fromSampleMajor(z, &zc, batch: n, shape: shape)
             let losses = objective.lossAndGradient(x: xc, z: zc, batch: n)
             state.adam.update(model.network.store)
             state.step += 1
@@ -113,9 +115,9 @@ public final class Trainer {
             state.lastLosses = losses
             state.seconds += Date().timeIntervalSince(started)
             progress(state)
-            if state.step % options.checkpointEvery == 0 { try saveCheckpoint(to: checkpoint) }
+            if state.step % options.checkpointEvery == 0 { try Checkpoint.write(self, to: checkpoint) }
         }
-        try saveCheckpoint(to: checkpoint)
+        try Checkpoint.write(self, to: checkpoint)
     }
 
     /// The sample order of an epoch: a permutation seeded by (seed, epoch), or the file order.
@@ -143,63 +145,5 @@ public final class Trainer {
             m["final_losses"] = String(format: "rec %.5f idem %.5f tight %.5f total %.5f", l.rec, l.idem, l.tight, l.total)
         }
         model.metadata = m
-    }
-
-    // MARK: Checkpoints
-
-    /// Metadata only a checkpoint carries: the state a resumed run continues from. A model
-    /// loaded from a checkpoint leaves it out, so files written from it do not repeat stale state.
-    public static let checkpointKeys: Set<String> = ["checkpoint", "options", "step", "epoch", "batch_in_epoch", "adam_step", "rng", "seconds"]
-
-    /// Writes weights, running statistics, Adam's moments and step, the RNG, the data position and
-    /// the options in one safetensors file (atomically). The file also loads as a model.
-    public func saveCheckpoint(to url: URL) throws {
-        describeTraining()
-        let store = model.network.store
-        var tensors = model.stateTensors()
-        tensors["optimizer.m"] = .init(floats: Array(UnsafeBufferPointer(start: store.adamM, count: store.count)), shape: [store.count])
-        tensors["optimizer.v"] = .init(floats: Array(UnsafeBufferPointer(start: store.adamV, count: store.count)), shape: [store.count])
-        var meta = model.metadata
-        meta["checkpoint"] = "1"
-        meta["options"] = String(data: try JSONEncoder().encode(options), encoding: .utf8)!
-        meta["step"] = String(state.step)
-        meta["epoch"] = String(state.epoch)
-        meta["batch_in_epoch"] = String(state.batchInEpoch)
-        meta["adam_step"] = String(state.adam.step)
-        meta["rng"] = state.rng.stateWords.map { String($0, radix: 16) }.joined(separator: ",")
-        meta["seconds"] = String(state.seconds)
-        try SafeTensors.write(SafeTensors.File(tensors: tensors, metadata: meta), to: url)
-    }
-
-    /// Continues a run from a checkpoint; `override` may change the run's length (epochs or steps).
-    public static func resume(from url: URL, dataset: Dataset? = nil,
-                              override: (inout TrainingOptions) -> Void = { _ in }) throws -> Trainer {
-        let file = try SafeTensors.read(url)
-        let meta = file.metadata
-        guard meta["checkpoint"] == "1", let optionsText = meta["options"],
-              var options = try? JSONDecoder().decode(TrainingOptions.self, from: Data(optionsText.utf8)),
-              let step = meta["step"].flatMap(Int.init), let epoch = meta["epoch"].flatMap(Int.init),
-              let batchInEpoch = meta["batch_in_epoch"].flatMap(Int.init), let adamStep = meta["adam_step"].flatMap(Int.init),
-              let rngWords = meta["rng"]?.split(separator: ",").compactMap({ UInt64($0, radix: 16) }), rngWords.count == 4,
-              let m = file.tensors["optimizer.m"], let v = file.tensors["optimizer.v"]
-        else { throw TensorFileError(.mismatch, url.path, "not an ign training checkpoint (model files cannot be resumed)") }
-        override(&options)
-        let model = try IGNModel.load(file, path: url.path)
-        let store = model.network.store
-        guard m.count == store.count, v.count == store.count else {
-            throw TensorFileError(.mismatch, url.path, "optimizer state does not match the model")
-        }
-        store.adamM.update(from: m.floats(), count: store.count)
-        store.adamV.update(from: v.floats(), count: store.count)
-        let data = try dataset ?? Dataset.load(URL(fileURLWithPath: options.data))
-        let noise = try NoiseSource(metadata: meta, shape: model.sampleShape)
-        let trainer = try Trainer(options: options, model: model, dataset: data, noise: noise)
-        trainer.state.step = step
-        trainer.state.epoch = epoch
-        trainer.state.batchInEpoch = batchInEpoch
-        trainer.state.adam.step = adamStep
-        trainer.state.rng = RandomSource(state: rngWords)
-        trainer.state.seconds = Double(meta["seconds"] ?? "0") ?? 0
-        return trainer
     }
 }

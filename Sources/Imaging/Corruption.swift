@@ -1,3 +1,4 @@
+import Basics
 import CVips
 import Foundation
 
@@ -17,7 +18,8 @@ public enum SketchMethod: String, Sendable, CaseIterable {
 /// `jpeg:20`, `holes:4:8` (count, size).
 public enum Corruption: Equatable, Sendable, CustomStringConvertible {
     /// Additive Gaussian noise with standard deviation `sigma` in units of the 0–1 pixel
-    /// range (libvips gaussnoise, mean 0, seeded); results are clamped to the valid range.
+    /// range, seeded, clamped to the valid range (``PixelNoise``, as `ign eval` and
+    /// `ign calibrate` add it).
     case noise(sigma: Double)
     /// Luminance (see ``PlanarImage/luminance()``), replicated to 3 channels for colour images.
     case grayscale
@@ -113,21 +115,16 @@ public enum Corruption: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// A stable per-image seed: FNV-1a 64 of the path's UTF-8 bytes, mixed with the run
-    /// seed by SplitMix64. Identical on every run and platform (unlike Swift's `Hasher`).
+    /// seed by SplitMix64's finaliser. Identical on every run and platform.
     public static func seed(runSeed: UInt64, relativePath: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in relativePath.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        return SplitMix64.mix(hash ^ SplitMix64.mix(runSeed))
+        RandomSource.mix(FNV1a64.hash(relativePath.utf8) ^ RandomSource.mix(runSeed))
     }
 
     /// Applies a chain in order; step `i` gets a seed derived from `seed` and `i`.
     public static func apply(_ chain: [Corruption], to image: PlanarImage, seed: UInt64) throws -> PlanarImage {
         var current = image
         for (i, corruption) in chain.enumerated() {
-            current = try corruption.apply(to: current, seed: SplitMix64.mix(seed &+ UInt64(i) &* 0x9e37_79b9_7f4a_7c15))
+            current = try corruption.apply(to: current, seed: RandomSource.mix(seed &+ UInt64(i) &* RandomSource.golden))
         }
         return current
     }
@@ -152,23 +149,9 @@ public enum Corruption: Equatable, Sendable, CustomStringConvertible {
         guard sigma.isFinite, sigma >= 0 else {
             throw ImagingError(.invalidArgument, path: nil, "noise sigma must be finite and ≥ 0")
         }
-        if sigma == 0 { return image }
-        try Vips.ensureStarted()
-        // One band, one row per image row per channel: N(0, σ) in 0–1 units.
-        let vipsSeed = Int32(truncatingIfNeeded: seed ^ (seed >> 32))
-        let noise = try VImage.make(.processingFailed, path: nil, "gaussnoise") { out in
-            ign_vips_gaussnoise(out, Int32(image.width), Int32(image.height * image.channels), 0, sigma, vipsSeed)
-        }
         var result = image
-        try noise.withPixels(.processingFailed, path: nil) { raw in
-            let values = raw.bindMemory(to: Float.self)
-            guard values.count >= result.pixels.count else {
-                throw ImagingError(.processingFailed, path: nil, "gaussnoise returned too few values")
-            }
-            result.pixels.withUnsafeMutableBufferPointer { p in
-                for i in 0..<p.count { p[i] = min(1, max(-1, p[i] + 2 * values[i])) }
-            }
-        }
+        var rng = RandomSource(seed: seed)
+        PixelNoise.add(to: &result.pixels, sigma: sigma, rng: &rng)
         return result
     }
 
@@ -217,7 +200,7 @@ public enum Corruption: Equatable, Sendable, CustomStringConvertible {
         guard count >= 0, size >= 1 else {
             throw ImagingError(.invalidArgument, path: nil, "holes need count ≥ 0 and size ≥ 1")
         }
-        var rng = SplitMix64(seed: seed)
+        var rng = RandomSource(seed: seed)
         var result = image
         let w = min(size, image.width), h = min(size, image.height)
         for _ in 0..<count {
@@ -230,27 +213,5 @@ public enum Corruption: Equatable, Sendable, CustomStringConvertible {
             }
         }
         return result
-    }
-}
-
-/// SplitMix64: a tiny, fast, well-mixed deterministic generator.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    /// A generator starting from `seed`.
-    public init(seed: UInt64) { state = seed }
-
-    /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        return SplitMix64.mix(state)
-    }
-
-    /// SplitMix64's finaliser: a bijective mix of 64 bits.
-    public static func mix(_ value: UInt64) -> UInt64 {
-        var z = value
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }

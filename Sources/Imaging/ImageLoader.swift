@@ -15,8 +15,6 @@ public struct ImageHeader: Equatable, Sendable {
     public let loader: String
     /// Whether the source is greyscale (its natural channel count is 1).
     public let isGrey: Bool
-    /// Width × height.
-    public var pixelCount: Int { width * height }
 }
 
 /// Loads images with libvips into ``PlanarImage``s.

@@ -1,10 +1,6 @@
+import Basics
 import CVips
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Output file formats, chosen by file extension.
 public enum ImageFormat: String, Sendable, CaseIterable {
@@ -76,25 +72,8 @@ public struct ImageWriter: Sendable {
         } catch let error as ImagingError {
             throw ImagingError(.writeFailed, path: path, error.message)
         }
-        try ImageWriter.writeAtomically(data, to: url)
-    }
-
-    /// Writes bytes to a temporary name next to `url`, then renames it into place.
-    public static func writeAtomically(_ data: Data, to url: URL) throws {
-        let path = url.path
-        let directory = url.deletingLastPathComponent()
-        let temporary = directory.appendingPathComponent(
-            ".\(url.lastPathComponent).\(UInt32.random(in: 0...UInt32.max)).tmp")
-        do {
-            try data.write(to: temporary, options: [.withoutOverwriting])
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw ImagingError(.writeFailed, path: path, "writing a temporary file failed: \(error.localizedDescription)")
-        }
-        if rename(temporary.path, path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw ImagingError(.writeFailed, path: path, "renaming into place failed: \(reason)")
+        do { try AtomicFile.write(data, to: url) } catch let error as AtomicWriteError {
+            throw ImagingError(.writeFailed, path: path, error.message)
         }
     }
 

@@ -18,6 +18,25 @@ public enum Metrics {
         return sum / Double(a.pixels.count)
     }
 
+    /// Root mean square of `a − b` (of `a` when `b` is nil), on the values' own [-1, 1] scale,
+    /// accumulated in double precision: the drift and distance figures of `ign run` and `ign eval`.
+    /// `a` and `b` must have the same count; empty gives 0.
+    @inlinable
+    public static func rms<Values: Collection>(_ a: Values, _ b: Values? = nil) -> Double where Values.Element == Float {
+        guard !a.isEmpty else { return 0 }
+        var sum = 0.0
+        if let b {
+            precondition(a.count == b.count, "rms of \(a.count) and \(b.count) values")
+            for (x, y) in zip(a, b) {
+                let d = Double(x - y)
+                sum += d * d
+            }
+        } else {
+            for x in a { sum += Double(x) * Double(x) }
+        }
+        return (sum / Double(a.count)).squareRoot()
+    }
+
     /// Peak signal-to-noise ratio in dB with peak 1 on the 0–1 scale: 10·log10(1 / MSE).
     /// Identical images give `+infinity`.
     public static func psnr(_ a: PlanarImage, _ b: PlanarImage) throws -> Double {

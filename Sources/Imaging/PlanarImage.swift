@@ -108,25 +108,6 @@ public struct PlanarImage: Equatable, Sendable {
         return copy
     }
 
-    /// Values clamped to [-1, 1] (NaN becomes 0).
-    public func clamped() -> PlanarImage {
-        var copy = self
-        for i in copy.pixels.indices {
-            let v = copy.pixels[i]
-            copy.pixels[i] = v.isNaN ? 0 : min(1, max(-1, v))
-        }
-        return copy
-    }
-
-    /// One channel as a 1-channel image.
-    public func channel(_ c: Int) throws -> PlanarImage {
-        guard c >= 0, c < channels else {
-            throw ImagingError(.invalidArgument, path: nil, "channel \(c) out of 0..<\(channels)")
-        }
-        let n = planeSize
-        return PlanarImage(unchecked: width, height, 1, Array(pixels[(c * n)..<((c + 1) * n)]))
-    }
-
     /// Luminance as a 1-channel image: for colour, the CIE Y of linear-light sRGB (Rec. 709
     /// weights), re-encoded with the sRGB curve, as libvips' sRGB → B_W does. Grey images
     /// are returned unchanged.

@@ -21,11 +21,6 @@ public enum Vips {
         ign_vips_concurrency_set(Int32(clamping: max(1, concurrency)))
     }
 
-    /// The number of threads libvips currently uses per operation.
-    public static var concurrency: Int {
-        (try? ensureStarted()) != nil ? Int(ign_vips_concurrency_get()) : 0
-    }
-
     /// Starts libvips with the defaults if nobody has yet.
     static func ensureStarted() throws {
         lock.lock()

@@ -16,10 +16,10 @@ struct Finisher: Sendable {
         var record = ImageRecord(path: image.path, output: image.names[.output], width: image.width, height: image.height,
                                  corruption: job.corruptions.map(\.description).joined(separator: ","))
         if hasNetwork && job.measures.contains(.distance) {
-            record.distance = Finisher.rms(result.output.pixels, result.input.pixels)
+            record.distance = Metrics.rms(result.output.pixels, result.input.pixels)
         }
         if let next = result.next {
-            let drift = Finisher.rms(next.pixels, result.output.pixels), norm = Finisher.rms(result.output.pixels, nil)
+            let drift = Metrics.rms(next.pixels, result.output.pixels), norm = Metrics.rms(result.output.pixels)
             record.drift = drift
             record.relativeDrift = norm > 0 ? drift / norm : nil
         }
@@ -61,24 +61,5 @@ struct Finisher: Sendable {
     /// Images side by side, enlarged to at least 128 pixels high.
     private func strip(_ images: [PlanarImage]) throws -> PlanarImage {
         try ContactSheet(columns: images.count, padding: 2, scale: max(1, 128 / images[0].height)).compose(images)
-    }
-
-    /// Root mean square of `a − b` (of `a` when `b` is nil).
-    static func rms(_ a: [Float], _ b: [Float]?) -> Double {
-        guard !a.isEmpty else { return 0 }
-        var sum = 0.0
-        a.withUnsafeBufferPointer { p in
-            if let b {
-                b.withUnsafeBufferPointer { q in
-                    for i in 0..<p.count {
-                        let d = Double(p[i] - q[i])
-                        sum += d * d
-                    }
-                }
-            } else {
-                for v in p { sum += Double(v) * Double(v) }
-            }
-        }
-        return (sum / Double(a.count)).squareRoot()
     }
 }

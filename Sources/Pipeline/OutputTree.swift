@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Imaging
 #if canImport(Glibc)
@@ -59,14 +60,11 @@ public struct OutputTree: Sendable {
         }
     }
 
-    /// Removes the temporary files (`.NAME.NUMBER.tmp`) of writes cut short by a kill.
+    /// Removes the temporary files of atomic writes cut short by a kill (see ``AtomicFile``).
     public func removeStaleTemporaries() {
         guard let walker = FileManager.default.enumerator(atPath: root.path) else { return }
         while let relative = walker.nextObject() as? String {
-            let name = (relative as NSString).lastPathComponent
-            guard name.hasPrefix("."), name.hasSuffix(".tmp") else { continue }
-            let parts = name.dropFirst().dropLast(4).split(separator: ".")
-            guard parts.count >= 2, parts.last!.allSatisfy(\.isNumber) else { continue }
+            guard AtomicFile.isTemporary((relative as NSString).lastPathComponent) else { continue }
             try? FileManager.default.removeItem(atPath: root.path + "/" + relative)
         }
     }
@@ -128,12 +126,12 @@ enum FileSystem {
         return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
     }
 
-    /// Writes bytes to a temporary name beside `url`, then renames it into place.
+    /// Writes bytes atomically (``AtomicFile``); a failure is an `.output` error.
     static func writeAtomically(_ data: Data, to url: URL) throws {
         do {
-            try ImageWriter.writeAtomically(data, to: url)
-        } catch let error as ImagingError {
-            throw PipelineError(.output, "\(url.path): \(error.message)")
+            try AtomicFile.write(data, to: url)
+        } catch let error as AtomicWriteError {
+            throw PipelineError(.output, error.description)
         }
     }
 }

@@ -1,4 +1,4 @@
-import Engine
+import Basics
 import Foundation
 import IGN
 import Imaging
@@ -124,8 +124,7 @@ public final class PipelineRunner {
         }
         var projector: Projector?
         if let model {
-            Parallel.setThreads(threads)
-            projector = Projector(model: model)
+            projector = Projector(model: model, threads: threads)
         }
         let scheduler = Scheduler(job: job, files: pending, plan: plan, fit: job.imageFit(modelSize: model?.architecture.imageSize),
                                   channels: model?.channels, finisher: Finisher(job: job, tree: tree), state: state,
@@ -144,7 +143,7 @@ public final class PipelineRunner {
         let url: URL
         do { url = try BundledModels.resolve(name) } catch { throw PipelineError(.usage, "\(error)") }
         do {
-            let model = try IGNModel.load(url)
+            let model = try BundledModels.load(url.path)
             return (model, "\(model.architecture.name):\(model.channels):\(try Settings.digest(of: url))")
         } catch {
             throw PipelineError(.model, "\(error)")
@@ -223,14 +222,6 @@ enum Settings {
 
     /// FNV-1a 64 of a file's bytes, in hex.
     static func digest(of url: URL) throws -> String {
-        let data = try Data(contentsOf: url)
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        data.withUnsafeBytes { bytes in
-            for byte in bytes {
-                hash ^= UInt64(byte)
-                hash = hash &* 0x0000_0100_0000_01b3
-            }
-        }
-        return String(hash, radix: 16)
+        String(FNV1a64.hash(try Data(contentsOf: url)), radix: 16)
     }
 }

@@ -23,26 +23,14 @@ struct ApplyCommand: ParsableCommand {
     }
 
     func run() throws {
-        compute.apply()
         let model = try self.model.load()
         let (shape, values) = try NPY.read(URL(fileURLWithPath: input))
         let sample = model.sampleShape
         guard shape.count == 4, shape[1] == sample.channels, shape[2] == sample.height, shape[3] == sample.width else {
             throw CommandError("\(input): shape \(shape) does not fit the model's N×\(sample.channels)×\(sample.height)×\(sample.width)")
         }
-        let projector = Projector(model: model)
-        let n = shape[0], chunk = trainMode ? max(n, 1) : batch
-        var result: [Float] = []
-        result.reserveCapacity(values.count)
-        var start = 0
-        while start < n {
-            let count = min(chunk, n - start)
-            let out = values.withUnsafeBufferPointer {
-                projector.apply($0.baseAddress! + start * sample.count, count: count, steps: steps, trainMode: trainMode)
-            }
-            result += out[steps - 1]
-            start += count
-        }
-        try NPY.write(result, shape: shape, to: try outputFile(output))
+        let result = Projector(model: model, threads: compute.threads)
+            .apply(values, count: shape[0], steps: steps, batchSize: trainMode ? nil : batch, trainMode: trainMode)
+        try NPY.write(result[steps - 1], shape: shape, to: try outputFile(output))
     }
 }

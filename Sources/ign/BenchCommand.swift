@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Engine
 import Foundation
 import IGN
@@ -27,8 +28,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        compute.apply()
-        print("threads \(Parallel.threads)")
+        print("threads \(compute.threads)")
         print("arch        C  batch   forward img/s   GFLOP/s   ms/batch")
         for spec in arch {
             let a = spec.architecture, channels = spec.channels
@@ -36,7 +36,7 @@ struct BenchCommand: ParsableCommand {
             model.initialize(seed: 1)
             let shape = model.sampleShape
             let flopsPerImage = 2 * Double(model.network.multiplyAddsPerSample)
-            let projector = Projector(model: model)
+            let projector = Projector(model: model, threads: compute.threads)
             var rng = RandomSource(seed: 2)
             for n in batches {
                 let x = rng.normals(n * shape.count)
@@ -45,7 +45,7 @@ struct BenchCommand: ParsableCommand {
                 print(pad(a.name, 10), pad("\(channels)", 2), pad("\(n)", 6), pad(String(format: "%.0f", rate), 15),
                       pad(String(format: "%.1f", rate * flopsPerImage / 1e9), 9), pad(String(format: "%.2f", perCall * 1000), 10))
             }
-            let objective = Objective(model: model)
+            let objective = Objective(model: model, threads: compute.threads)
             var adam = Adam()
             let x = rng.normals(trainBatch * shape.count), z = rng.normals(trainBatch * shape.count)
             let step = measure {

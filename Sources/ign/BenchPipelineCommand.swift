@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Foundation
 import IGN
 import Imaging
@@ -75,7 +76,7 @@ struct BenchPipelineCommand: ParsableCommand {
 
     /// `count` smooth colour PNGs, 100 per folder.
     private func generate(_ count: Int, into folder: URL) throws {
-        var rng = SplitMix64(seed: 7)
+        var rng = RandomSource(seed: 7)
         for i in 0..<count {
             let directory = folder.appendingPathComponent(String(format: "d%03d", i / 100))
             if i % 100 == 0 { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }

@@ -34,10 +34,9 @@ struct CalibrateCommand: ParsableCommand {
     }
 
     func run() throws {
-        compute.apply()
         let model = try self.model.load()
         model.recalibrateBatchNorm(on: try Dataset.load(URL(fileURLWithPath: data)), batches: batches, batch: batch,
-                                   noise: CalibrationNoise(fraction: noisyFraction, sigmas: sigmas))
+                                   noise: CalibrationNoise(fraction: noisyFraction, sigmas: sigmas), threads: compute.threads)
         try model.save(to: try outputFile(out), halfPrecision: half)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Engine
 import Evaluation
 import Foundation
@@ -25,19 +26,18 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        compute.apply()
         let model = try self.model.load()
         let test = try Dataset.load(URL(fileURLWithPath: data))
         let validation = try val.map { try Dataset.load(URL(fileURLWithPath: $0)) }
         var options = EvaluationOptions()
         options.limit = limit; options.trainMode = trainMode; options.seed = seed
-        let report = try Evaluator(model: model, options: options)
+        let report = try Evaluator(model: model, options: options, threads: compute.threads)
             .evaluate(test: test, validation: validation, name: (self.model.nameOrPath as NSString).lastPathComponent)
         print(report.table)
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try writeAtomically(try encoder.encode(report), to: try outputFile(json))
+            try AtomicFile.write(try encoder.encode(report), to: try outputFile(json))
         }
     }
 }

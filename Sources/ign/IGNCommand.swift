@@ -80,8 +80,6 @@ struct ComputeOptions: ParsableArguments {
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws { try Check.count("--threads", threads, in: Check.threads) }
-
-    func apply() { Parallel.setThreads(threads) }
 }
 
 /// A logger writing to stderr; stdout stays machine-readable.

@@ -30,11 +30,10 @@ struct InterpolateCommand: ParsableCommand {
     }
 
     func run() throws {
-        compute.apply()
         let model = try self.model.load()
         let shape = model.sampleShape, d = shape.count
         try checkGrid(rows: pairs, columns: frames, shape: shape, scale: scale, options: "--pairs, --frames or --scale")
-        let ends = try drawNoise(for: model, count: 2 * pairs, seed: seed)
+        let ends = try model.drawNoise(count: 2 * pairs, seed: seed)
         var z = [Float](repeating: 0, count: pairs * frames * d)
         for p in 0..<pairs {
             for f in 0..<frames {
@@ -44,7 +43,7 @@ struct InterpolateCommand: ParsableCommand {
                 }
             }
         }
-        let out = Projector(model: model).apply(z, count: pairs * frames, steps: steps)[steps - 1]
+        let out = Projector(model: model, threads: compute.threads).apply(z, count: pairs * frames, steps: steps)[steps - 1]
         try writeGrid([out], shape: shape, count: pairs * frames, columns: frames, scale: scale, to: self.out)
     }
 }

@@ -28,25 +28,15 @@ struct SampleCommand: ParsableCommand {
     }
 
     func run() throws {
-        compute.apply()
         let model = try self.model.load()
         let shape = model.sampleShape
         let columns = min(self.columns, count), groups = (count + columns - 1) / columns
         try checkGrid(rows: groups * (steps + (showNoise ? 1 : 0)), columns: columns, shape: shape, scale: scale,
                       options: "--count, --columns, --steps or --scale")
-        let z = try drawNoise(for: model, count: count, seed: seed)
-        let rows = (showNoise ? [z.map { max(-1, min(1, $0)) }] : []) + Projector(model: model).apply(z, count: count, steps: steps)
+        let z = try model.drawNoise(count: count, seed: seed)
+        let rows = (showNoise ? [z.map { max(-1, min(1, $0)) }] : []) + Projector(model: model, threads: compute.threads).apply(z, count: count, steps: steps)
         try writeGrid(rows, shape: shape, count: count, columns: columns, scale: scale, to: out)
     }
-}
-
-/// `count` samples (NCHW) of the noise the model was trained with.
-func drawNoise(for model: IGNModel, count: Int, seed: UInt64) throws -> [Float] {
-    let noise = try NoiseSource(metadata: model.metadata, shape: model.sampleShape)
-    var rng = RandomSource(seed: seed)
-    var z = [Float](repeating: 0, count: count * model.sampleShape.count)
-    z.withUnsafeMutableBufferPointer { noise.fill($0.baseAddress!, count: count, rng: &rng) }
-    return z
 }
 
 /// Integer upscales `--scale` allows.

@@ -63,7 +63,6 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        compute.apply()
         let log = makeLogger("ign.train")
         installStopHandler()
         let outURL = try outputFile(out)
@@ -71,7 +70,7 @@ struct TrainCommand: ParsableCommand {
         let trainer: Trainer
         if let resume {
             let (epochs, steps) = (self.epochs, self.steps)
-            trainer = try Trainer.resume(from: URL(fileURLWithPath: resume)) { options in
+            trainer = try Checkpoint.resume(from: URL(fileURLWithPath: resume), threads: compute.threads) { options in
                 if let steps { options.steps = steps }
                 if let epochs { options.epochs = epochs; options.steps = steps }
             }
@@ -88,7 +87,7 @@ struct TrainCommand: ParsableCommand {
             log.info("\(data!): \(dataset.count) samples of \(dataset.shape)")
             let model: IGNModel
             if let initWeights {
-                model = try IGNModel.load(URL(fileURLWithPath: initWeights))
+                model = try BundledModels.load(initWeights)
                 guard model.architecture == arch, model.channels == channels else {
                     throw CommandError("\(initWeights): is \(model.architecture.name) with \(model.channels) channel(s), not \(arch.name) with \(channels)")
                 }
@@ -102,9 +101,9 @@ struct TrainCommand: ParsableCommand {
                 model.initialize(seed: seed)
             }
             let noiseSource = noise == .fourier ? NoiseSource.fourier(fittedTo: dataset) : .gaussian(dataset.shape)
-            trainer = try Trainer(options: options, model: model, dataset: dataset, noise: noiseSource)
+            trainer = try Trainer(options: options, model: model, dataset: dataset, noise: noiseSource, threads: compute.threads)
         }
-        log.info("\(trainer.options.arch) C=\(trainer.options.channels): \(trainer.model.network.store.count) parameters, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, batch \(trainer.options.batch), \(Parallel.threads) threads")
+        log.info("\(trainer.options.arch) C=\(trainer.options.channels): \(trainer.model.network.store.count) parameters, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, batch \(trainer.options.batch), \(compute.threads) threads")
 
         var windowStart = Date(), windowSteps = 0
         try trainer.run(checkpoint: checkpointURL, progress: { state in

@@ -43,7 +43,7 @@ final class BundledModelTests: XCTestCase {
         // The 64 Fashion-MNIST test images in samples/ (never trained on): f(x) ≈ x.
         let x = try images("fashion", channels: 1, size: 28)
         XCTAssertEqual(x.count, 64)
-        let fx = Projector(model: model).apply(x.flatMap(\.pixels), count: x.count, steps: 1)[0]
+        let fx = Projector(model: model, threads: 1).apply(x.flatMap(\.pixels), count: x.count, steps: 1)[0]
         XCTAssertGreaterThan(psnr(fx, x.flatMap(\.pixels)), 20, "reconstruction PSNR on real test images")
     }
 
@@ -53,7 +53,7 @@ final class BundledModelTests: XCTestCase {
         let model = try bundled("emoji32", .dcgan32, channels: 3)
         let x = try images("emoji", channels: 3, size: 32)
         XCTAssertEqual(x.count, 48)
-        let projector = Projector(model: model)
+        let projector = Projector(model: model, threads: 1)
         let fx = projector.apply(x.flatMap(\.pixels), count: x.count, steps: 1)[0]
         XCTAssertGreaterThan(psnr(fx, x.flatMap(\.pixels)), 20, "reconstruction PSNR on held-out emoji")
 

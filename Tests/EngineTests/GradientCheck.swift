@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import XCTest
 
@@ -21,7 +22,7 @@ struct GradientCheck {
     }
 
     func loss(_ x: [Float]) -> Double {
-        let trace = Trace(), scratch = Workspace()
+        let trace = Trace(), scratch = Workspace(threads: 1)
         let out = x.withUnsafeBufferPointer { network.forward($0.baseAddress!, batch: batch, mode: mode, trace: trace, workspace: scratch) }
         return withExtendedLifetime(trace) {
             (0..<probe.count).reduce(0.0) { $0 + Double(out[$1]) * Double(probe[$1]) }
@@ -30,7 +31,7 @@ struct GradientCheck {
 
     /// Analytic gradients: (input gradient, parameter gradients).
     func analytic() -> ([Float], [Float]) {
-        let trace = Trace(), scratch = Workspace()
+        let trace = Trace(), scratch = Workspace(threads: 1)
         input.withUnsafeBufferPointer { _ = network.forward($0.baseAddress!, batch: batch, mode: mode, trace: trace, workspace: scratch) }
         network.store.zeroGradients()
         let dx = probe.withUnsafeBufferPointer {

@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import XCTest
 
@@ -57,7 +58,7 @@ final class LayerSemanticsTests: XCTestCase {
         gamma[0] = 2; gamma[1] = 1; beta[0] = 0.5; beta[1] = -1
         // Channel-major [C][N][H][W] with N = 2: channel 0 holds 1, 2, 3, 4; channel 1 holds 10, 10, 10, 14.
         let x: [Float] = [1, 2, 3, 4, 10, 10, 10, 14]
-        let trace = Trace(), scratch = Workspace()
+        let trace = Trace(), scratch = Workspace(threads: 1)
         let out = Array(UnsafeBufferPointer(start: net.forward(x, batch: 2, mode: .train(updateRunningStats: true), trace: trace, workspace: scratch), count: 8))
         let mean0: Float = 2.5, var0: Float = 1.25  // biased
         for i in 0..<4 {
@@ -99,13 +100,13 @@ final class LayerSemanticsTests: XCTestCase {
         XCTAssertEqual(g1, [1, 0, 0, -1, 0, 1, 0, 0])
     }
 
-    func testLayoutRoundTrip() {
+    func testChannelMajorRoundTrip() {
         let shape = SampleShape(channels: 3, height: 2, width: 2)
         let nchw = (0..<(4 * shape.count)).map(Float.init)
         var cnhw = [Float](repeating: 0, count: nchw.count), back = cnhw
-        Layout.toChannelMajor(nchw, &cnhw, batch: 4, shape: shape)
+        ChannelMajor.fromSampleMajor(nchw, &cnhw, batch: 4, shape: shape)
         XCTAssertEqual(cnhw[4], nchw[12], "channel 0 of sample 1 follows channel 0 of sample 0")
-        Layout.toSampleMajor(cnhw, &back, batch: 4, shape: shape)
+        ChannelMajor.toSampleMajor(cnhw, &back, batch: 4, shape: shape)
         XCTAssertEqual(back, nchw)
     }
 }

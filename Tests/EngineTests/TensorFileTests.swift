@@ -98,16 +98,15 @@ final class TensorFileTests: XCTestCase {
         XCTAssertThrowsError(try readMaybeGzipped(zipped)) { XCTAssertEqual(($0 as? TensorFileError)?.code, .truncated) }
     }
 
-    func testRandomSourceIsReproducibleAndNormal() {
-        var a = RandomSource(seed: 9), b = RandomSource(seed: 9)
-        XCTAssertEqual(a.normals(1000), b.normals(1000))
-        let saved = a.stateWords
-        let next = a.normals(10)
-        var c = RandomSource(state: saved)
-        XCTAssertEqual(c.normals(10), next, "a restored state continues the same stream")
-        let x = a.normals(200_000)
-        let mean = x.reduce(0, +) / Float(x.count)
-        let variance = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(x.count)
-        XCTAssertEqual(mean, 0, accuracy: 0.01); XCTAssertEqual(variance, 1, accuracy: 0.02)
+    func testIDXReadsDimensionsAndBytes() throws {
+        let url = dir.appendingPathComponent("labels-idx2-ubyte")
+        try Data([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3] + (1...6).map(UInt8.init)).write(to: url)
+        let (shape, bytes) = try IDX.read(url)
+        XCTAssertEqual(shape, [2, 3]); XCTAssertEqual(bytes, [1, 2, 3, 4, 5, 6])
+        for (data, code) in [([1, 0, 8, 1, 0, 0, 0, 0], TensorFileError.Code.malformed), ([0, 0, 0x0d, 1, 0, 0, 0, 0], .unsupported),
+                             ([0, 0, 8, 1, 0, 0, 0, 3, 7], .truncated), ([0, 0, 8, 2, 0, 0], .truncated)] as [([UInt8], TensorFileError.Code)] {
+            try Data(data).write(to: url)
+            XCTAssertThrowsError(try IDX.read(url), "\(data)") { XCTAssertEqual(($0 as? TensorFileError)?.code, code, "\(data)") }
+        }
     }
 }

@@ -23,18 +23,18 @@ final class EvaluatorTests: XCTestCase {
     func testFiguresMatchTheirDefinitions() throws {
         let model = try IGNModel(architecture: .tiny28, channels: 3)
         model.initialize(seed: 4)
-        model.recalibrateBatchNorm(on: grayData(count: 32, seed: 0.3), batches: 20, batch: 16)
+        model.recalibrateBatchNorm(on: grayData(count: 32, seed: 0.3), batches: 20, batch: 16, threads: 1)
         let test = grayData(count: 12, seed: 1)
         var options = EvaluationOptions()
         options.noiseSigmas = [0.1]
-        let report = try Evaluator(model: model, options: options).evaluate(test: test, validation: nil, name: "tiny")
+        let report = try Evaluator(model: model, options: options, threads: 1).evaluate(test: test, validation: nil, name: "tiny")
         XCTAssertEqual(report.samples, 12)
         XCTAssertEqual(report.blurTunedOn, "test")
         XCTAssertEqual(report.drift.map(\.source), ["test", "test", "test", "noise", "noise", "noise"])
         XCTAssertEqual(report.drift.map(\.applications), [1, 2, 3, 1, 2, 3])
 
         // Reconstruction is the mean PSNR of f(x) against x, computed here independently.
-        let fx = Projector(model: model).apply(test.values, count: 12, steps: 1)[0]
+        let fx = Projector(model: model, threads: 1).apply(test.values, count: 12, steps: 1)[0]
         var psnrs: [Double] = []
         for i in 0..<12 {
             let range = (i * 2352)..<((i + 1) * 2352)
@@ -44,7 +44,7 @@ final class EvaluatorTests: XCTestCase {
         }
         XCTAssertEqual(report.reconstructionPSNR, psnrs.reduce(0, +) / 12, accuracy: 1e-9)
         // Drift after one application is RMS(f(f(x)) − f(x)).
-        let ffx = Projector(model: model).apply(fx, count: 12, steps: 1)[0]
+        let ffx = Projector(model: model, threads: 1).apply(fx, count: 12, steps: 1)[0]
         var rms: [Double] = []
         for i in 0..<12 {
             var sum = 0.0
@@ -68,7 +68,7 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertLessThan(colorization.grayDeltaE, 0.5)
         XCTAssertGreaterThan(colorization.grayPSNR, 40)
 
-        let tuned = try Evaluator(model: model, options: options).evaluate(test: test, validation: grayData(count: 8, seed: 2), name: "tiny")
+        let tuned = try Evaluator(model: model, options: options, threads: 1).evaluate(test: test, validation: grayData(count: 8, seed: 2), name: "tiny")
         XCTAssertEqual(tuned.blurTunedOn, "validation")
         XCTAssertTrue(tuned.table.contains("blur (σ* on validation)"), tuned.table)
         XCTAssertEqual(tuned.reconstructionPSNR, report.reconstructionPSNR, "validation data only tune the baseline")

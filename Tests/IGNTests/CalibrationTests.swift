@@ -13,7 +13,7 @@ final class CalibrationTests: XCTestCase {
         for v in store.layout.parameters where v.shape.count == 4 {
             for k in 0..<v.count { store.parameters[v.offset + k] *= 15 }
         }
-        let projector = Projector(model: model)
+        let projector = Projector(model: model, threads: 1)
         let train = projector.apply(data.values, count: data.count, steps: 1, trainMode: true)[0]
         func gap() -> Float {
             let eval = projector.apply(data.values, count: data.count, steps: 1)[0]
@@ -21,7 +21,7 @@ final class CalibrationTests: XCTestCase {
             return zip(eval, train).reduce(0) { $0 + abs($1.0 - $1.1) } / train.reduce(0) { $0 + abs($1) }
         }
         let before = gap()
-        model.recalibrateBatchNorm(on: data, batches: 100, batch: 64)
+        model.recalibrateBatchNorm(on: data, batches: 100, batch: 64, threads: 1)
         let after = gap()
         XCTAssertGreaterThan(before, 0.3, "fresh running statistics (0, 1) are far from the data's")
         XCTAssertLessThan(after, 0.05, "recalibrated statistics are the data's, up to sampling")
@@ -41,7 +41,7 @@ final class CalibrationTests: XCTestCase {
         let variance = store.layout.buffers.first { $0.name.hasSuffix("running_var") }!
         let mean = store.buffer(variance.name.replacingOccurrences(of: "running_var", with: "running_mean"))!
         func runningStatistics(_ noise: CalibrationNoise) -> (mean: [Double], variance: [Double]) {
-            model.recalibrateBatchNorm(on: zeros, batches: 300, batch: 32, noise: noise, seed: 9)
+            model.recalibrateBatchNorm(on: zeros, batches: 300, batch: 32, noise: noise, seed: 9, threads: 1)
             return ((0..<mean.count).map { Double(store.buffers[mean.offset + $0]) },
                     (0..<variance.count).map { Double(store.buffers[variance.offset + $0]) })
         }

@@ -19,13 +19,13 @@ final class ModelFileTests: XCTestCase {
         XCTAssertEqual(loaded.channels, 3)
         XCTAssertEqual(loaded.metadata["data"], "shapes")
         let x = TestData.shapes(count: 4, channels: 3, seed: 1).values
-        XCTAssertEqual(Projector(model: loaded).apply(x, count: 4, steps: 2), Projector(model: model).apply(x, count: 4, steps: 2))
+        XCTAssertEqual(Projector(model: loaded, threads: 1).apply(x, count: 4, steps: 2), Projector(model: model, threads: 1).apply(x, count: 4, steps: 2))
     }
 
     func testHalfPrecisionFilesAreHalfTheSizeAndCloseInOutput() throws {
         let model = try IGNModel(architecture: .dcgan28, channels: 1)
         model.initialize(seed: 5)
-        model.recalibrateBatchNorm(on: TestData.shapes(count: 64, seed: 2), batches: 20, batch: 32)
+        model.recalibrateBatchNorm(on: TestData.shapes(count: 64, seed: 2), batches: 20, batch: 32, threads: 1)
         let full = dir.appendingPathComponent("full.safetensors"), half = dir.appendingPathComponent("half.safetensors")
         try model.save(to: full)
         try model.save(to: half, halfPrecision: true)
@@ -43,7 +43,7 @@ final class ModelFileTests: XCTestCase {
         let loaded = try IGNModel.load(half)
         XCTAssertEqual(loaded.network.store.counters, model.network.store.counters)
         let x = TestData.shapes(count: 8, seed: 1).values
-        let a = Projector(model: model).apply(x, count: 8, steps: 1)[0], b = Projector(model: loaded).apply(x, count: 8, steps: 1)[0]
+        let a = Projector(model: model, threads: 1).apply(x, count: 8, steps: 1)[0], b = Projector(model: loaded, threads: 1).apply(x, count: 8, steps: 1)[0]
         let worst = zip(a, b).map { abs($0 - $1) }.max()!
         XCTAssertGreaterThan(worst, 0, "F16 rounding is visible")
         XCTAssertLessThan(worst, 1e-2, "but small against the [-1, 1] output range")

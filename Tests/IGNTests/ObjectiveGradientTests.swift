@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import IGN
 import XCTest
@@ -37,12 +38,12 @@ final class ObjectiveGradientTests: XCTestCase {
             for k in 0..<v.count { model.network.store.parameters[v.offset + k] *= 15 }
         }
         let frozen = try IGNModel(architecture: .tiny28, channels: 1)
-        frozen.network.store.copyWeights(from: model.network.store)
+        try frozen.loadState(SafeTensors.File(tensors: model.stateTensors()), path: "model")
         let shape = model.sampleShape
         var rng = RandomSource(seed: 4)
         let x = rng.normals(n * shape.count).map { Foundation.tanh($0) }, z = rng.normals(n * shape.count)
 
-        _ = Objective(model: model, config: config).lossAndGradient(x: x, z: z, batch: n)
+        _ = Objective(model: model, config: config, threads: 1).lossAndGradient(x: x, z: z, batch: n)
         let store = model.network.store
         let analytic = Array(UnsafeBufferPointer(start: store.gradients, count: store.count))
 
@@ -90,6 +91,6 @@ final class ObjectiveGradientTests: XCTestCase {
 
     /// f in train mode (batch statistics, running statistics untouched), NCHW in and out.
     private func run(_ model: IGNModel, _ input: [Float], _ n: Int) -> [Float] {
-        Projector(model: model).apply(input, count: n, steps: 1, trainMode: true)[0]
+        Projector(model: model, threads: 1).apply(input, count: n, steps: 1, trainMode: true)[0]
     }
 }

@@ -35,7 +35,7 @@ final class TorchParityTests: XCTestCase {
             let model = try IGNModel.load(fixture("tiny28_c\(c)_init.safetensors"))
             XCTAssertEqual(model.channels, c)
             let (shape, x) = try NPY.read(fixture("tiny28_c\(c)_x.npy"))
-            let projector = Projector(model: model)
+            let projector = Projector(model: model, threads: 1)
             let train = projector.apply(x, count: shape[0], steps: 1, trainMode: true)[0]
             let eval = projector.apply(x, count: shape[0], steps: 1)[0]
             XCTAssertLessThan(maxAbsDiff(train, try NPY.read(fixture("tiny28_c\(c)_fx_train.npy")).values), 2e-6, "C=\(c) train mode")
@@ -43,7 +43,7 @@ final class TorchParityTests: XCTestCase {
             // At initialisation eval-mode outputs are ~1e-8 (running stats 0/1 with N(0, 0.02) weights):
             // compare eval mode on torch's trained weights, whose running statistics are real.
             let trained = try IGNModel.load(fixture("tiny28_c\(c)_after3.safetensors"))
-            let evalAfter = Projector(model: trained).apply(x, count: shape[0], steps: 1)[0]
+            let evalAfter = Projector(model: trained, threads: 1).apply(x, count: shape[0], steps: 1)[0]
             let expected = try NPY.read(fixture("tiny28_c\(c)_fx_eval_after3.npy")).values
             let scale = expected.map(abs).max()!
             XCTAssertGreaterThan(scale, 1e-3)
@@ -55,7 +55,7 @@ final class TorchParityTests: XCTestCase {
         let model = try IGNModel.load(fixture("tiny28_c1_init.safetensors"))
         let x = try NPY.read(fixture("tiny28_c1_x.npy")).values
         let z = Array(try NPY.read(fixture("tiny28_c1_z.npy")).values.prefix(x.count))
-        _ = Objective(model: model).lossAndGradient(x: x, z: z, batch: 4)  // C = 1: NCHW is channel-major
+        _ = Objective(model: model, threads: 1).lossAndGradient(x: x, z: z, batch: 4)  // C = 1: NCHW is channel-major
         let torchGrads = try SafeTensors.read(fixture("tiny28_c1_grads.safetensors"))
         let store = model.network.store
         let noiseOnly = noiseOnlyTensors(.tiny28)
@@ -83,7 +83,7 @@ final class TorchParityTests: XCTestCase {
             options.noiseFile = fixture("tiny28_c\(c)_z.npy").path
             let model = try IGNModel.load(fixture("tiny28_c\(c)_init.safetensors"))
             let data = try Dataset.load(URL(fileURLWithPath: options.data))
-            let trainer = try Trainer(options: options, model: model, dataset: data, noise: .gaussian(model.sampleShape))
+            let trainer = try Trainer(options: options, model: model, dataset: data, noise: .gaussian(model.sampleShape), threads: 1)
             var losses: [Losses] = []
             let checkpoint = FileManager.default.temporaryDirectory.appendingPathComponent("parity-\(UUID().uuidString).safetensors")
             defer { try? FileManager.default.removeItem(at: checkpoint) }

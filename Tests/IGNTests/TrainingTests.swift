@@ -7,9 +7,6 @@ final class TrainingTests: XCTestCase {
     var dir: URL!
     override func setUpWithError() throws {
         dir = try TestData.temporaryDirectory()
-        // Other suites (the pipeline's) change the process-wide thread count; these runs compare
-        // exact numbers, so they pin it.
-        Parallel.setThreads(1)
     }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
@@ -20,7 +17,7 @@ final class TrainingTests: XCTestCase {
         let model = try IGNModel(architecture: .tiny28, channels: data.shape.channels)
         model.initialize(seed: seed)
         let source = noise == .fourier ? NoiseSource.fourier(fittedTo: data) : .gaussian(data.shape)
-        return try Trainer(options: options, model: model, dataset: data, noise: source)
+        return try Trainer(options: options, model: model, dataset: data, noise: source, threads: 1)
     }
 
     /// A real run on generated shapes: the reconstruction loss falls and f(x) ≈ x on the training data.
@@ -34,9 +31,9 @@ final class TrainingTests: XCTestCase {
         XCTAssertLessThan(last, first * 0.15, "reconstruction loss should fall well below its start (\(first) → \(last))")
 
         // Eval mode, with BatchNorm statistics taken from the data (training mixes in those of noise).
-        trainer.model.recalibrateBatchNorm(on: data, batches: 100, batch: 64)
+        trainer.model.recalibrateBatchNorm(on: data, batches: 100, batch: 64, threads: 1)
         let sample = data.prefix(64)
-        let fx = Projector(model: trainer.model).apply(sample.values, count: 64, steps: 1)[0]
+        let fx = Projector(model: trainer.model, threads: 1).apply(sample.values, count: 64, steps: 1)[0]
         let meanAbs = zip(fx, sample.values).reduce(Float(0)) { $0 + abs($1.0 - $1.1) } / Float(fx.count)
         let blank = sample.values.reduce(Float(0)) { $0 + abs($1 + 1) } / Float(fx.count)
         XCTAssertLessThan(meanAbs, 0.4 * blank, "f(x) should be much closer to x than a blank image is (\(meanAbs) vs \(blank))")
@@ -53,7 +50,7 @@ final class TrainingTests: XCTestCase {
         try first.run(checkpoint: checkpoint, progress: { _ in }, shouldStop: { first.state.step == 4 })
         XCTAssertEqual(first.state.step, 4)
         XCTAssertFalse(first.isFinished)
-        let resumed = try Trainer.resume(from: checkpoint, dataset: data)
+        let resumed = try Checkpoint.resume(from: checkpoint, dataset: data, threads: 1)
         XCTAssertEqual(resumed.state.step, 4)
         XCTAssertEqual(resumed.state.epoch, 1, "96 samples at batch 32: epoch 1 starts at step 3")
         try resumed.run(checkpoint: checkpoint, progress: { _ in })
@@ -66,18 +63,20 @@ final class TrainingTests: XCTestCase {
         XCTAssertTrue((0..<store.count).allSatisfy { store.adamV[$0] == other.adamV[$0] }, "Adam moments continue too")
     }
 
-    /// A checkpoint is also a model file.
+    /// A checkpoint holds a model file: the model loader takes it, the strict model-file reader does not.
     func testCheckpointLoadsAsModel() throws {
         let data = TestData.shapes(count: 64, seed: 3)
         let trainer = try makeTrainer(data, steps: 2)
         let checkpoint = dir.appendingPathComponent("c.safetensors")
         try trainer.run(checkpoint: checkpoint, progress: { _ in })
-        let model = try IGNModel.load(checkpoint)
+        let model = try BundledModels.load(checkpoint.path)
         XCTAssertEqual(model.metadata["steps"], "2")
+        XCTAssertTrue(Set(model.metadata.keys).isDisjoint(with: Checkpoint.keys), "\(model.metadata.keys.sorted())")
+        XCTAssertThrowsError(try IGNModel.load(checkpoint)) { XCTAssertTrue("\($0)".contains("unexpected optimizer."), "\($0)") }
         let x = Array(data.values.prefix(4 * data.shape.count))
-        XCTAssertEqual(Projector(model: model).apply(x, count: 4, steps: 1)[0],
-                       Projector(model: trainer.model).apply(x, count: 4, steps: 1)[0])
-        XCTAssertThrowsError(try Trainer.resume(from: dir.appendingPathComponent("missing.safetensors")))
+        XCTAssertEqual(Projector(model: model, threads: 1).apply(x, count: 4, steps: 1)[0],
+                       Projector(model: trainer.model, threads: 1).apply(x, count: 4, steps: 1)[0])
+        XCTAssertThrowsError(try Checkpoint.resume(from: dir.appendingPathComponent("missing.safetensors"), threads: 1))
     }
 
     func testRejectsMismatchedData() throws {
@@ -85,6 +84,6 @@ final class TrainingTests: XCTestCase {
         var options = TrainingOptions(data: "x.npy", arch: "tiny28", channels: 1)
         options.batch = 8
         let model = try IGNModel(architecture: .tiny28, channels: 1)
-        XCTAssertThrowsError(try Trainer(options: options, model: model, dataset: data, noise: .gaussian(data.shape)))
+        XCTAssertThrowsError(try Trainer(options: options, model: model, dataset: data, noise: .gaussian(data.shape), threads: 1))
     }
 }

@@ -1,3 +1,4 @@
+import Basics
 import CVips
 import Foundation
 import XCTest
@@ -68,7 +69,7 @@ class ImagingTestCase: XCTestCase {
 
     /// Pseudo-random bytes (incompressible, so a cut file is really truncated).
     func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
-        var rng = SplitMix64(seed: seed)
+        var rng = RandomSource(seed: seed)
         return (0..<count).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
     }
 

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import XCTest
 @testable import Imaging
@@ -77,7 +78,7 @@ final class GeometryTests: ImagingTestCase {
             for (a, b) in zip(xs, xs.dropFirst()) { XCTAssertLessThanOrEqual(b - a, size - overlap) }
             for (a, b) in zip(ys, ys.dropFirst()) { XCTAssertLessThanOrEqual(b - a, size - overlap) }
 
-            var rng = SplitMix64(seed: UInt64(w * h))
+            var rng = RandomSource(seed: UInt64(w * h))
             let picture = try image(width: w, height: h, channels: 3) { _, _, _ in
                 Float(Double(rng.next() % 10_000) / 5000 - 1)
             }

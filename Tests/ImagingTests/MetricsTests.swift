@@ -17,6 +17,14 @@ final class MetricsTests: ImagingTestCase {
         assertImagingError(.invalidArgument) { _ = try Metrics.psnr(a, black) }
     }
 
+    func testRMSIsOnTheValueScale() {
+        XCTAssertEqual(Metrics.rms([Float](repeating: 0.5, count: 6), [Float](repeating: -0.5, count: 6)), 1, accuracy: 1e-12)
+        XCTAssertEqual(Metrics.rms([3, -4, 0, 0] as [Float]), 2.5, accuracy: 1e-12)  // √((9 + 16) / 4)
+        let values: [Float] = [1, 2, 3, 4, 5, 6]
+        XCTAssertEqual(Metrics.rms(values[2..<4], values[0..<2]), 2, accuracy: 1e-12, "slices of one array")
+        XCTAssertEqual(Metrics.rms([Float]()), 0)
+    }
+
     func testSSIM() throws {
         let w = 32, h = 24
         var av = [Float](), bv = [Float]()

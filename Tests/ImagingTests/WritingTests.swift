@@ -1,3 +1,4 @@
+import Basics
 import CVips
 import Foundation
 import XCTest
@@ -5,7 +6,7 @@ import XCTest
 
 final class WritingTests: ImagingTestCase {
     func randomImage(width: Int, height: Int, channels: Int, seed: UInt64) throws -> PlanarImage {
-        var rng = SplitMix64(seed: seed)
+        var rng = RandomSource(seed: seed)
         return try image(width: width, height: height, channels: channels) { _, _, _ in
             Float(Double(rng.next() % 1_000_001) / 500_000 - 1)
         }

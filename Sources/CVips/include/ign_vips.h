@@ -76,10 +76,6 @@ int ign_vips_init(const char *argv0);
 void ign_vips_cache_off(void);
 /** vips_concurrency_set: the number of worker threads libvips uses per pipeline. */
 void ign_vips_concurrency_set(int threads);
-/** vips_concurrency_get. */
-int ign_vips_concurrency_get(void);
-/** vips_leak_set: report leaked objects at exit (debugging). */
-void ign_vips_leak_set(int on);
 
 /** Drops (on != 0) or restores libvips' GLib warnings on stderr (e.g. "error in tile"
  *  for truncated files; the error itself still reaches the error buffer). */
@@ -131,8 +127,6 @@ int ign_vips_interpretation(const IgnVipsImage *image);
 int ign_vips_hasalpha(IgnVipsImage *image);
 /** The "vips-loader" field (e.g. "pngload"), or NULL. The string belongs to the image. */
 const char *ign_vips_loader(const IgnVipsImage *image);
-/** The number of pages ("n-pages") for multi-page formats, else 1. */
-int ign_vips_n_pages(const IgnVipsImage *image);
 
 /* ---- conversions ---- */
 
@@ -145,9 +139,6 @@ int ign_vips_flatten(IgnVipsImage *in, IgnVipsImage **out, double background, do
 int ign_vips_cast(IgnVipsImage *in, IgnVipsImage **out, int format);
 /** vips_copy with a new interpretation (pixels unchanged). */
 int ign_vips_copy_interpretation(IgnVipsImage *in, IgnVipsImage **out, int interpretation);
-/** vips_image_copy_memory: decode fully into memory (needed before branching a
- *  sequential image). */
-int ign_vips_copy_memory(IgnVipsImage *in, IgnVipsImage **out);
 /** vips_extract_band: `n` bands starting at `band`. */
 int ign_vips_extract_band(IgnVipsImage *in, IgnVipsImage **out, int band, int n);
 
@@ -155,9 +146,6 @@ int ign_vips_extract_band(IgnVipsImage *in, IgnVipsImage **out, int band, int n)
 
 /** vips_resize with independent horizontal/vertical scale and an IGN_KERNEL_* kernel. */
 int ign_vips_resize(IgnVipsImage *in, IgnVipsImage **out, double hscale, double vscale, int kernel);
-/** vips_affine [a b c d] with a bicubic interpolator, output area left/top/width/height. */
-int ign_vips_affine(IgnVipsImage *in, IgnVipsImage **out, double a, double b, double c, double d,
-                    int oleft, int otop, int owidth, int oheight);
 /** vips_extract_area (crop). */
 int ign_vips_extract_area(IgnVipsImage *in, IgnVipsImage **out, int left, int top, int width, int height);
 /** vips_embed: place `in` at (x, y) in a width x height image; `extend` is IGN_EXTEND_*,
@@ -167,9 +155,6 @@ int ign_vips_embed(IgnVipsImage *in, IgnVipsImage **out, int x, int y, int width
 
 /* ---- filters ---- */
 
-/** vips_gaussnoise: a one-band float width x height image of N(mean, sigma) noise with a seed.
- *  (libvips' default mean is 128; pass 0 for additive noise.) */
-int ign_vips_gaussnoise(IgnVipsImage **out, int width, int height, double mean, double sigma, int seed);
 /** vips_sobel (uchar in -> uchar out, otherwise float). */
 int ign_vips_sobel(IgnVipsImage *in, IgnVipsImage **out);
 /** vips_canny with the given sigma (float output: thinned gradient magnitude). */
