@@ -51,34 +51,6 @@ extension PlanarImage {
         return try PlanarImage.fromVips(out)
     }
 
-    /// Crops the centre to the aspect ratio of `width` × `height`, then resizes to exactly
-    /// that size (like CSS `object-fit: cover`).
-    public func cover(width newWidth: Int, height newHeight: Int,
-                      kernel: ResizeKernel = .lanczos3) throws -> PlanarImage {
-        try PlanarImage.checkShape(width: newWidth, height: newHeight, channels: channels)
-        // Compare width/height with newWidth/newHeight without rounding.
-        var cropWidth = width, cropHeight = height
-        if width * newHeight > newWidth * height {
-            cropWidth = max(1, Int((Double(height) * Double(newWidth) / Double(newHeight)).rounded()))
-        } else if width * newHeight < newWidth * height {
-            cropHeight = max(1, Int((Double(width) * Double(newHeight) / Double(newWidth)).rounded()))
-        }
-        let cropped = try self.cropped(x: (width - cropWidth) / 2, y: (height - cropHeight) / 2,
-                                       width: cropWidth, height: cropHeight)
-        return try cropped.resized(width: newWidth, height: newHeight, kernel: kernel)
-    }
-
-    /// Resizes to fit inside `width` × `height` keeping the aspect ratio, then pads
-    /// (centred) to exactly that size.
-    public func contain(width newWidth: Int, height newHeight: Int, mode: PadMode = .constant(1),
-                        kernel: ResizeKernel = .lanczos3) throws -> PlanarImage {
-        try PlanarImage.checkShape(width: newWidth, height: newHeight, channels: channels)
-        let scale = min(Double(newWidth) / Double(width), Double(newHeight) / Double(height))
-        let w = min(newWidth, max(1, Int((Double(width) * scale).rounded())))
-        let h = min(newHeight, max(1, Int((Double(height) * scale).rounded())))
-        return try resized(width: w, height: h, kernel: kernel).padded(toWidth: newWidth, height: newHeight, mode: mode)
-    }
-
     /// The rectangle at (`x`, `y`) of size `width` × `height`, which must lie inside the image.
     public func cropped(x: Int, y: Int, width w: Int, height h: Int) throws -> PlanarImage {
         guard w > 0, h > 0, x >= 0, y >= 0, x + w <= width, y + h <= height else {
@@ -183,10 +155,10 @@ extension PlanarImage {
 /// least `overlap` pixels, for running a fixed-size network over a larger image.
 ///
 /// Tiles are spread evenly, the first at the top-left and the last flush with the right
-/// and bottom edges. ``blend(_:)`` reassembles tiles with a separable raised-cosine window,
-/// normalised by the summed weights, so seams are smooth and unchanged tiles reproduce the
-/// original image (to float rounding). ``Blender`` does the same one tile at a time. An image smaller than
-/// a tile gets one tile, padded by edge repetition.
+/// and bottom edges. ``copyTile(_:from:to:)`` cuts them out; ``Blender`` reassembles them,
+/// tile by tile, with a separable raised-cosine window normalised by the summed weights, so
+/// seams are smooth and unchanged tiles reproduce the original image (to float rounding).
+/// An image smaller than a tile gets one tile, padded by edge repetition.
 public struct TileGrid: Equatable, Sendable {
     /// Where one tile's top-left corner lies in the image.
     public struct Origin: Equatable, Sendable {
@@ -267,33 +239,6 @@ public struct TileGrid: Equatable, Sendable {
         }
     }
 
-    /// Cuts the tiles out of `image` (which must be `width` × `height`), in `origins` order.
-    public func extract(from image: PlanarImage) throws -> [PlanarImage] {
-        let source = try source(image)
-        return origins.indices.map { index in
-            var tile = [Float](repeating: 0, count: image.channels * tileSize * tileSize)
-            tile.withUnsafeMutableBufferPointer { copyTile(index, from: source, to: $0.baseAddress!) }
-            return PlanarImage(unchecked: tileSize, tileSize, image.channels, tile)
-        }
-    }
-
-    /// Reassembles tiles (same order and count as `origins`, all `tileSize` square with the
-    /// same channel count) into a `width` × `height` image by window-weighted averaging.
-    public func blend(_ tiles: [PlanarImage]) throws -> PlanarImage {
-        guard tiles.count == origins.count, let first = tiles.first else {
-            throw ImagingError(.invalidArgument, path: nil, "expected \(origins.count) tiles, got \(tiles.count)")
-        }
-        var blender = Blender(grid: self, channels: first.channels)
-        for (index, tile) in tiles.enumerated() {
-            guard tile.width == tileSize, tile.height == tileSize, tile.channels == first.channels else {
-                throw ImagingError(.invalidArgument, path: nil,
-                                   "tile is \(tile.channels)x\(tile.height)x\(tile.width), expected \(first.channels)x\(tileSize)x\(tileSize)")
-            }
-            tile.pixels.withUnsafeBufferPointer { blender.add(index, tile: $0.baseAddress!) }
-        }
-        return blender.image()
-    }
-
     /// Blends tiles into the image one at a time, so that an image's tiles are never all held
     /// at once: window-weighted sums and the summed weights, divided out at the end.
     public struct Blender: Sendable {
@@ -313,9 +258,6 @@ public struct TileGrid: Equatable, Sendable {
             sums = [Float](repeating: 0, count: channels * grid.width * grid.height)
             weights = [Float](repeating: 0, count: grid.width * grid.height)
         }
-
-        /// Bytes the blend holds.
-        public var footprint: Int { 4 * (sums.count + weights.count) }
 
         /// Adds tile `index` (CHW, `tileSize` square).
         public mutating func add(_ index: Int, tile: UnsafePointer<Float>) {

@@ -1,4 +1,3 @@
-import Basics
 import Foundation
 import IGN
 import Imaging
@@ -101,7 +100,7 @@ public final class PipelineRunner {
         let found = try discovery.run()
         let fingerprint = job.fingerprint(modelDigest: digest)
         let settingsURL = URL(fileURLWithPath: outputPath).appendingPathComponent(PipelineRunner.settingsFile)
-        if !force, let previous = Settings.read(settingsURL), previous != fingerprint {
+        if !force, let previous = Fingerprint.read(settingsURL), previous != fingerprint {
             let changed = Set(previous.keys).union(fingerprint.keys).filter { previous[$0] != fingerprint[$0] }.sorted()
             throw PipelineError(.usage, "\(job.output) holds the results of another pipeline (\(changed.joined(separator: ", ")) differ): "
                                 + "rerun with --force to replace them, or choose another output folder")
@@ -109,7 +108,7 @@ public final class PipelineRunner {
 
         // The output folder, its settings, and the ledger of what is done already.
         let tree = try OutputTree(root: job.output)
-        try FileSystem.writeAtomically(Data(Settings.text(fingerprint).utf8), to: settingsURL)
+        try FileSystem.writeAtomically(Data(Fingerprint.text(fingerprint).utf8), to: settingsURL)
         let plan = OutputPlan(files: found.files, artifacts: job.artifacts, format: job.format)
         let ledger = try Ledger(tree: tree, files: found.files, plan: plan, fresh: force)
         if !force { tree.removeStaleTemporaries() }
@@ -144,7 +143,7 @@ public final class PipelineRunner {
         do { url = try BundledModels.resolve(name) } catch { throw PipelineError(.usage, "\(error)") }
         do {
             let model = try BundledModels.load(url.path)
-            return (model, "\(model.architecture.name):\(model.channels):\(try Settings.digest(of: url))")
+            return (model, "\(model.architecture.name):\(model.channels):\(try Fingerprint.digest(of: url))")
         } catch {
             throw PipelineError(.model, "\(error)")
         }
@@ -205,23 +204,5 @@ final class RunState: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         onProgress?(snapshotLocked())
-    }
-}
-
-/// `pipeline.json`: the fingerprint of the job that made an output folder.
-enum Settings {
-    static func text(_ fingerprint: [String: String]) -> String {
-        "{\n" + fingerprint.keys.sorted().map { "  " + JSON.pair($0, JSON.string(fingerprint[$0]!)) }
-            .joined(separator: ",\n") + "\n}\n"
-    }
-
-    static func read(_ url: URL) -> [String: String]? {
-        guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
-        return (try? JSONSerialization.jsonObject(with: data)) as? [String: String]
-    }
-
-    /// FNV-1a 64 of a file's bytes, in hex.
-    static func digest(of url: URL) throws -> String {
-        String(FNV1a64.hash(try Data(contentsOf: url)), radix: 16)
     }
 }

@@ -63,7 +63,7 @@ final class RunnerTests: XCTestCase {
         let csv = Fixtures.lines(out.appendingPathComponent("summary.csv"))
         XCTAssertEqual(csv.first, "metric,count,mean,median,p95,max")
         XCTAssertTrue(csv.contains { $0.hasPrefix("psnr_out,\(good.count),") }, "\(csv)")
-        let settings = try XCTUnwrap(Settings.read(out.appendingPathComponent("pipeline.json")))
+        let settings = try XCTUnwrap(Fingerprint.read(out.appendingPathComponent("pipeline.json")))
         XCTAssertEqual(settings["corrupt"], "noise:0.1")
     }
 
