@@ -226,8 +226,8 @@ int ign_vips_canny(IgnVipsImage *in, IgnVipsImage **out, double sigma) {
     return vips_canny(in, out, "sigma", sigma, NULL);
 }
 
-int ign_vips_gaussblur(IgnVipsImage *in, IgnVipsImage **out, double sigma) {
-    return vips_gaussblur(in, out, sigma, NULL);
+int ign_vips_gaussblur(IgnVipsImage *in, IgnVipsImage **out, double sigma, double min_ampl) {
+    return vips_gaussblur(in, out, sigma, "min_ampl", min_ampl, "precision", VIPS_PRECISION_FLOAT, NULL);
 }
 
 int ign_vips_median(IgnVipsImage *in, IgnVipsImage **out, int size) {

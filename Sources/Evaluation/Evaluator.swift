@@ -11,8 +11,6 @@ public struct EvaluationOptions: Sendable {
     public var seed: UInt64 = 0
     /// Noise levels for denoising, in units of the 0–1 pixel range.
     public var noiseSigmas: [Double] = [0.1, 0.2, 0.4]
-    /// Gaussian-blur σ (pixels) tried for the classical baseline; the best on the validation split is kept.
-    public var blurCandidates: [Double] = [0.5, 0.7, 0.85, 1.0, 1.25, 1.5, 2.0]
     /// Validation samples used to tune the blur (taken from the validation set).
     public var validationLimit = 500
     /// Use batch statistics instead of running statistics.
@@ -46,9 +44,13 @@ public struct EvaluationReport: Codable, Sendable {
         public var sigma: Double
         public var noisyPSNR: Double
         public var modelPSNR: Double
+        /// The gaussian blur with the σ of ``ClassicalDenoisers/blurSigmas`` best on the tuning split.
         public var blurPSNR: Double
         public var blurSigma: Double
         public var median3PSNR: Double
+        public var median5PSNR: Double
+        /// The best of the classical filters.
+        public var bestClassicalPSNR: Double { max(blurPSNR, median3PSNR, median5PSNR) }
     }
     public struct Colorization: Codable, Sendable {
         public var grayDeltaE: Double, modelDeltaE: Double, combinedDeltaE: Double
@@ -107,18 +109,15 @@ public struct Evaluator {
             let noisy = addNoise(clean, sigma: sigma, seed: options.seed &+ UInt64(sigma * 1000))
             let projected = images(apply(flatten(noisy), count: noisy.count, steps: 1)[0], count: noisy.count)
             let tuningNoisy = addNoise(tuning, sigma: sigma, seed: options.seed &+ 7 &+ UInt64(sigma * 1000))
-            var best = (sigma: options.blurCandidates[0], psnr: -Double.infinity)
-            for candidate in options.blurCandidates {
-                let score = try mean(zip(tuningNoisy, tuning).map { try Metrics.psnr($0.blurred(sigma: candidate), $1) })
-                if score > best.psnr { best = (candidate, score) }
-            }
+            let blurSigma = try ClassicalDenoisers.bestBlur(tuningNoisy, clean: tuning).sigma
             denoising.append(.init(
                 sigma: sigma,
                 noisyPSNR: try mean(zip(noisy, clean).map { try Metrics.psnr($0, $1) }),
                 modelPSNR: try mean(zip(projected, clean).map { try Metrics.psnr($0, $1) }),
-                blurPSNR: try mean(zip(noisy, clean).map { try Metrics.psnr($0.blurred(sigma: best.sigma), $1) }),
-                blurSigma: best.sigma,
-                median3PSNR: try mean(zip(noisy, clean).map { try Metrics.psnr($0.median(size: 3), $1) })))
+                blurPSNR: try ClassicalDenoisers.meanPSNR(of: .blur(sigma: blurSigma), noisy, clean: clean),
+                blurSigma: blurSigma,
+                median3PSNR: try ClassicalDenoisers.meanPSNR(of: .median(size: 3), noisy, clean: clean),
+                median5PSNR: try ClassicalDenoisers.meanPSNR(of: .median(size: 5), noisy, clean: clean)))
         }
 
         var colorization: EvaluationReport.Colorization?
@@ -218,10 +217,10 @@ extension EvaluationReport {
             lines.append("\(d.source.padding(toLength: 10, withPad: " ", startingAt: 0))  \(d.applications)   \(f(d.rms.mean, 4))    \(f(d.rms.median, 4))      \(f(100 * d.relative.mean))%          \(f(100 * d.relative.median))%")
         }
         lines.append("")
-        lines.append("denoising σ   noisy   f(noisy)   blur (σ* on \(blurTunedOn))  median 3×3   gain over best classical")
+        lines.append("denoising σ   noisy   f(noisy)   blur (σ* on \(blurTunedOn))  median 3×3  median 5×5   gain over best classical")
         for d in denoising {
-            let best = max(d.blurPSNR, d.median3PSNR)
-            lines.append("      \(f(d.sigma))   \(f(d.noisyPSNR))   \(f(d.modelPSNR))      \(f(d.blurPSNR)) (\(f(d.blurSigma))) \(f(d.median3PSNR))        \(f(d.modelPSNR - best)) dB")
+            lines.append("      \(f(d.sigma))   \(f(d.noisyPSNR))   \(f(d.modelPSNR))      \(f(d.blurPSNR)) (\(f(d.blurSigma)))"
+                         + "     \(f(d.median3PSNR))       \(f(d.median5PSNR))        \(f(d.modelPSNR - d.bestClassicalPSNR)) dB")
         }
         if let c = colorization {
             lines.append("")

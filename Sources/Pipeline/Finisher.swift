@@ -39,6 +39,13 @@ struct Finisher: Sendable {
                 record.ssimIn = try Metrics.ssim(corrupted, clean)
                 if hasNetwork { record.ssimOut = try Metrics.ssim(output, clean) }
             }
+            if job.measures.contains(.baseline) {
+                let blur = try ClassicalDenoisers.bestBlur([corrupted], clean: [clean])
+                record.psnrBlur = blur.psnr
+                record.blurSigma = blur.sigma
+                record.psnrMedian3 = try ClassicalDenoisers.meanPSNR(of: .median(size: 3), [corrupted], clean: [clean])
+                record.psnrMedian5 = try ClassicalDenoisers.meanPSNR(of: .median(size: 5), [corrupted], clean: [clean])
+            }
         }
 
         for artifact in job.artifacts {

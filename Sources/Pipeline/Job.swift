@@ -62,6 +62,13 @@ public struct Job: Equatable, Sendable {
         case psnr
         /// SSIM of the corrupted input and of the output against the clean image.
         case ssim
+        /// PSNR of the classical denoisers (``ClassicalDenoisers``) on the corrupted input:
+        /// the gaussian blur with σ tuned on this very image (an oracle), and medians 3×3 and
+        /// 5×5. What f has to beat; not measured unless asked for.
+        case baseline
+
+        /// What a job measures unless it says otherwise.
+        public static let defaults: [Measure] = [.drift, .distance, .psnr, .ssim]
     }
 
     /// The folder of input images (searched recursively).
@@ -95,7 +102,7 @@ public struct Job: Equatable, Sendable {
     /// The image files written per input (empty: metrics only).
     public var artifacts: [Artifact] = [.output]
     /// The figures measured per image.
-    public var measures: [Measure] = Measure.allCases
+    public var measures: [Measure] = Measure.defaults
     /// Globs a file must match to be processed (none: every file). A glob without `/`
     /// matches the file name, one with `/` the path relative to the input; `**` crosses folders.
     public var include: [String] = []
@@ -139,7 +146,8 @@ public struct Job: Equatable, Sendable {
     /// Whether the clean image is kept beside the corrupted one: something compares against
     /// it, or a strip shows it.
     var keepsClean: Bool {
-        !corruptions.isEmpty && (measures.contains(.psnr) || measures.contains(.ssim) || artifacts.contains(.strip))
+        !corruptions.isEmpty && (measures.contains(.psnr) || measures.contains(.ssim) || measures.contains(.baseline)
+                                 || artifacts.contains(.strip))
     }
 
     /// The settings that decide what is written for an image: a run resumes into an output

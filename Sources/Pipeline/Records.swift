@@ -29,6 +29,12 @@ public struct ImageRecord: Equatable, Sendable {
     public var ssimIn: Double?
     /// SSIM of the output against the clean image.
     public var ssimOut: Double?
+    /// PSNR (dB) of the corrupted input blurred with the σ best for this image, and that σ.
+    public var psnrBlur: Double?
+    public var blurSigma: Double?
+    /// PSNR (dB) of the corrupted input through median filters 3×3 and 5×5.
+    public var psnrMedian3: Double?
+    public var psnrMedian5: Double?
 
     /// A record with no figures yet.
     public init(path: String, output: String?, width: Int, height: Int, corruption: String) {
@@ -42,7 +48,8 @@ public struct ImageRecord: Equatable, Sendable {
     /// The figures by their names in the file, in file order.
     public var figures: [(name: String, value: Double?)] {
         [("drift", drift), ("relative_drift", relativeDrift), ("distance", distance),
-         ("psnr_in", psnrIn), ("psnr_out", psnrOut), ("ssim_in", ssimIn), ("ssim_out", ssimOut)]
+         ("psnr_in", psnrIn), ("psnr_out", psnrOut), ("ssim_in", ssimIn), ("ssim_out", ssimOut),
+         ("psnr_blur", psnrBlur), ("blur_sigma", blurSigma), ("psnr_median3", psnrMedian3), ("psnr_median5", psnrMedian5)]
     }
 
     /// The record as one JSON line (no newline). Absent figures are left out; infinite ones
@@ -76,6 +83,10 @@ public struct ImageRecord: Equatable, Sendable {
         psnrOut = figure("psnr_out")
         ssimIn = figure("ssim_in")
         ssimOut = figure("ssim_out")
+        psnrBlur = figure("psnr_blur")
+        blurSigma = figure("blur_sigma")
+        psnrMedian3 = figure("psnr_median3")
+        psnrMedian5 = figure("psnr_median5")
     }
 }
 

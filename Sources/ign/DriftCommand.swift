@@ -31,7 +31,7 @@ struct DriftCommand: ParsableCommand {
         job.corruptions = corrupt.flatMap { $0 }
         job.seed = seed
         job.artifacts = []
-        job.measures = job.corruptions.isEmpty ? [.drift, .distance] : Job.Measure.allCases
+        job.measures = job.corruptions.isEmpty ? [.drift, .distance] : Job.Measure.defaults
         options.apply(to: &job)
         _ = try runPipeline(job, force: options.force || output == nil, quiet: options.quiet, keepsFolder: output != nil)
     }

@@ -59,7 +59,7 @@ final class EvaluatorTests: XCTestCase {
         // Noise of σ 0.1 on the 0…1 scale is 0.2 on [-1, 1]: PSNR 10·log10(4 / 0.04) = 20 dB.
         let denoising = try XCTUnwrap(report.denoising.first)
         XCTAssertEqual(denoising.noisyPSNR, 20, accuracy: 0.3)
-        XCTAssertTrue(options.blurCandidates.contains(denoising.blurSigma))
+        XCTAssertTrue(ClassicalDenoisers.blurSigmas.contains(denoising.blurSigma))
         XCTAssertGreaterThan(denoising.blurPSNR, denoising.noisyPSNR + 3, "blurring smooth images removes noise")
 
         // The data are gray already: gray input and lightness + chroma of f(gray) differ from

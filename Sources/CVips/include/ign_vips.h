@@ -159,8 +159,9 @@ int ign_vips_embed(IgnVipsImage *in, IgnVipsImage **out, int x, int y, int width
 int ign_vips_sobel(IgnVipsImage *in, IgnVipsImage **out);
 /** vips_canny with the given sigma (float output: thinned gradient magnitude). */
 int ign_vips_canny(IgnVipsImage *in, IgnVipsImage **out, double sigma);
-/** vips_gaussblur with the given sigma (float precision for float input). */
-int ign_vips_gaussblur(IgnVipsImage *in, IgnVipsImage **out, double sigma);
+/** vips_gaussblur with the given sigma, float precision, and the mask cut where it falls below
+ *  min_ampl of its peak (libvips' default of 0.2 leaves a one-tap mask, no blur, for sigma <= 0.5). */
+int ign_vips_gaussblur(IgnVipsImage *in, IgnVipsImage **out, double sigma, double min_ampl);
 /** vips_median: size x size median filter (vips_rank at the middle index). */
 int ign_vips_median(IgnVipsImage *in, IgnVipsImage **out, int size);
 /** vips_black: a width x height image of zeros with `bands` uchar bands. */
