@@ -66,7 +66,21 @@ func failure(for error: Error) -> (status: ExitStatus, message: String) {
 
 /// Prints `ign: message` on stderr: the one prefix of every error and failure ign reports.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data("ign: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("ign: \(terminalSafe(message))\n".utf8))
+}
+
+/// `text` with every control character (C0, DEL and C1: escape sequences, bells, carriage
+/// returns, newlines) written as `\u{…}`, so that a file name in a message can neither drive
+/// the terminal nor break the one line an error takes.
+func terminalSafe(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        switch scalar.value {
+        case 0..<0x20, 0x7F..<0xA0: out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
 }
 
 /// A pipeline run that finished with `count` inputs failed.

@@ -102,7 +102,7 @@ final class ProgressDisplay: @unchecked Sendable {
         var lines = ["\(p.done) done, \(p.failed) failed, \(p.skipped) already done, in \(ProgressDisplay.time(p.elapsed))"
                      + " (\(ProgressDisplay.rate(p.rate)) img/s, \(report.workers) workers, \(report.threads) network threads)"]
         lines.append(report.summary.text)
-        if showsFolder { lines.append("results in \(report.output.path)") }
+        if showsFolder { lines.append("results in \(terminalSafe(report.output.path))") }
         write(lines.joined(separator: "\n") + "\n")
     }
 

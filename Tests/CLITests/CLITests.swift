@@ -389,4 +389,17 @@ final class CLITests: XCTestCase {
             XCTAssertTrue(last.hasPrefix("ign: ") && last.contains(message), "\(command): \(stderr)")
         }
     }
+
+    /// A file name with terminal escape codes (a window-title sequence and a bell) reaches
+    /// stderr escaped, on one line, never raw.
+    func testControlCharactersInFileNamesAreEscaped() throws {
+        let input = url("in")
+        try FileManager.default.createDirectory(at: input, withIntermediateDirectories: true)
+        let name = "evil\u{1B}]0;owned\u{07}\nline.png"
+        try Data("not an image".utf8).write(to: input.appendingPathComponent(name))
+        let stderr = try ign(["corrupt", "in", "--output", "out", "--corrupt", "grayscale", "--quiet"], expect: 3)
+        XCTAssertFalse(stderr.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, "raw control characters: \(stderr.debugDescription)")
+        let failure = try XCTUnwrap(stderr.split(separator: "\n").first { $0.contains("evil") }, stderr)
+        XCTAssertTrue(failure.contains("evil\\u{1B}]0;owned\\u{7}\\u{A}line.png"), String(failure))
+    }
 }
