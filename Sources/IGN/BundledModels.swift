@@ -18,12 +18,15 @@ public enum BundledModels {
         directory.flatMap { try? String(contentsOf: $0.appendingPathComponent("\(name).md"), encoding: .utf8) }
     }
 
-    /// `--model` takes a path to a safetensors file or the name of a bundled model.
+    /// `--model` takes the name of a bundled model or a path to a safetensors file. A bare
+    /// name (no `/`, no extension) always means the bundled model, whatever lies in the current
+    /// folder under that name; a file of that name needs `./NAME`.
     public static func resolve(_ nameOrPath: String) throws -> URL {
-        if FileManager.default.fileExists(atPath: nameOrPath) { return URL(fileURLWithPath: nameOrPath) }
-        if let dir = directory, names.contains(nameOrPath) {
+        let bare = !nameOrPath.contains("/") && !nameOrPath.contains(".")
+        if bare, let dir = directory, names.contains(nameOrPath) {
             return dir.appendingPathComponent("\(nameOrPath).safetensors")
         }
+        if FileManager.default.fileExists(atPath: nameOrPath) { return URL(fileURLWithPath: nameOrPath) }
         let known = names.isEmpty ? "none bundled yet" : "bundled: \(names.joined(separator: ", "))"
         throw ModelError("\(nameOrPath): no such model file or bundled model (\(known))")
     }

@@ -5,7 +5,7 @@ import IGN
 /// `--model`, for every command that runs a model: a bundled model's name or a safetensors file.
 struct ModelOptions: ParsableArguments {
     /// The help text, also for the commands whose `--model` overrides a pipeline file's.
-    static let help = "A bundled model's name (see `ign models`) or a .safetensors file."
+    static let help = "A bundled model's name (see `ign models`), or a .safetensors file (a path with a `/` or an extension)."
 
     @Option(name: .customLong("model"), help: ArgumentHelp(ModelOptions.help)) var nameOrPath: String
 

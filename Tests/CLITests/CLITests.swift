@@ -402,4 +402,16 @@ final class CLITests: XCTestCase {
         let failure = try XCTUnwrap(stderr.split(separator: "\n").first { $0.contains("evil") }, stderr)
         XCTAssertTrue(failure.contains("evil\\u{1B}]0;owned\\u{7}\\u{A}line.png"), String(failure))
     }
+
+    /// A bare name means the bundled model even when the current folder has a file or folder of
+    /// that name (an earlier `--output fashion28`); that one is reached as `./fashion28`.
+    func testBareModelNamesAreNotShadowedByTheCurrentFolder() throws {
+        try FileManager.default.createDirectory(at: url("fashion28"), withIntermediateDirectories: true)
+        try ign(["sample", "--model", "fashion28", "--count", "2", "--steps", "1", "--output", "g.png", "--threads", "1"])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("g.png")))
+        let outcome = try run(["sample", "--model", "./fashion28", "--count", "2", "--output", "h.png"])
+        XCTAssertTrue(outcome.exited)
+        XCTAssertNotEqual(outcome.status, 0, "./fashion28 is the folder, not a model")
+        XCTAssertTrue(outcome.stderr.contains(path("fashion28") + ": "), "the error names the folder: \(outcome.stderr)")
+    }
 }
