@@ -18,8 +18,16 @@ public struct Dataset: Sendable {
     }
 
     /// Loads MNIST-format IDX image files (`.gz` or plain; pixels 0…255 → [-1, 1]) or `.npy`
-    /// float32 NCHW arrays already in [-1, 1].
+    /// float32 NCHW arrays already in [-1, 1]; a file without samples is refused.
     public static func load(_ url: URL) throws -> Dataset {
+        let dataset = try read(url)
+        guard dataset.count > 0, dataset.shape.count > 0 else {
+            throw TensorFileError(.mismatch, url.path, "holds no images (\(dataset.count) of \(dataset.shape))")
+        }
+        return dataset
+    }
+
+    private static func read(_ url: URL) throws -> Dataset {
         if url.pathExtension.lowercased() == "npy" {
             let (dims, values) = try NPY.read(url)
             guard dims.count == 4 else {

@@ -29,6 +29,7 @@ struct ApplyCommand: ParsableCommand {
         guard shape.count == 4, shape[1] == sample.channels, shape[2] == sample.height, shape[3] == sample.width else {
             throw CommandError("\(input): shape \(shape) does not fit the model's N×\(sample.channels)×\(sample.height)×\(sample.width)")
         }
+        guard shape[0] > 0 else { throw CommandError("\(input): holds no images (shape \(shape))") }
         let result = Projector(model: model, threads: compute.threads)
             .apply(values, count: shape[0], steps: steps, batchSize: trainMode ? nil : batch, trainMode: trainMode)
         try NPY.write(result[steps - 1], shape: shape, to: try outputFile(output))

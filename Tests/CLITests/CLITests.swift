@@ -374,7 +374,12 @@ final class CLITests: XCTestCase {
         try Data("garbage".utf8).write(to: url("bad.safetensors"))
         try Data("garbage".utf8).write(to: url("bad.npy"))
         try NPY.write([Float](repeating: 0, count: 2 * 3 * 28 * 28), shape: [2, 3, 28, 28], to: url("colour.npy"))
+        try NPY.write([], shape: [0, 1, 28, 28], to: url("empty.npy"))
         let cases: [([String], String)] = [
+            (["eval", "--model", "model.safetensors", "--data", "empty.npy"], "empty.npy: holds no images"),
+            (["calibrate", "--model", "model.safetensors", "--data", "empty.npy", "--output", "c.safetensors"], "empty.npy: holds no images"),
+            (["apply", "--model", "model.safetensors", "--input", "empty.npy", "--output", "y.npy"], "empty.npy: holds no images"),
+            (["train", "--data", "empty.npy", "--arch", "tiny28", "--channels", "1", "--output", "m.safetensors"], "empty.npy: holds no images"),
             (["sample", "--model", "bad.safetensors", "--output", "g.png"], "bad.safetensors: not a safetensors file"),
             (["apply", "--model", "model.safetensors", "--input", "bad.npy", "--output", "y.npy"], "bad.npy"),
             (["apply", "--model", "model.safetensors", "--input", "colour.npy", "--output", "y.npy"], "colour.npy: shape [2, 3, 28, 28]"),
