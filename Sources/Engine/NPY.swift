@@ -26,22 +26,22 @@ public enum NPY {
         guard data.count >= headerStart + headerLength,
               let header = String(data: data[(data.startIndex + headerStart)..<(data.startIndex + headerStart + headerLength)], encoding: .ascii)
         else { throw TensorFileError(.truncated, url.path, "truncated .npy header") }
-        let compact = header.filter { !$0.isWhitespace }
-        guard compact.contains("'descr':'<f4'") else {
-            throw TensorFileError(.unsupported, url.path, "only little-endian float32 arrays are supported (header: \(header.trimmingCharacters(in: .whitespacesAndNewlines)))")
+        guard let fields = headerFields(header) else {
+            throw TensorFileError(.malformed, url.path, "malformed .npy header (not a dict of descr, fortran_order and shape)")
         }
-        guard compact.contains("'fortran_order':False") else {
+        guard fields["descr"] == "'<f4'" else {
+            throw TensorFileError(.unsupported, url.path, "only little-endian float32 arrays are supported (descr \(fields["descr"] ?? "missing"))")
+        }
+        guard fields["fortran_order"] == "False" else {
             throw TensorFileError(.unsupported, url.path, "Fortran-order arrays are not supported")
         }
-        guard let open = compact.range(of: "'shape':("), let close = compact[open.upperBound...].firstIndex(of: ")") else {
-            throw TensorFileError(.malformed, url.path, "no shape in .npy header")
-        }
-        let dims = compact[open.upperBound..<close].split(separator: ",").map { Int($0) }
-        guard dims.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+        guard let shape = fields["shape"].flatMap(tuple) else {
             throw TensorFileError(.malformed, url.path, "bad shape in .npy header")
         }
-        let shape = dims.map { $0! }
-        let count = shape.reduce(1, *)
+        guard let bytes = byteCount(of: shape, bytesPerElement: 4) else {
+            throw TensorFileError(.malformed, url.path, "shape \(shape) has more elements than any file can hold")
+        }
+        let count = bytes / 4
         let payload = data.startIndex + headerStart + headerLength
         guard data.endIndex - payload >= count * 4 else {
             throw TensorFileError(.truncated, url.path, "truncated: shape \(shape) needs \(count * 4) bytes of data, file has \(data.endIndex - payload)")
@@ -51,6 +51,50 @@ public enum NPY {
             data[payload..<(payload + count * 4)].withUnsafeBytes { src in dst.copyMemory(from: src) }
         }
         return (shape, values)
+    }
+
+    /// The entries of a .npy header, a Python dict literal such as
+    /// `{'descr': '<f4', 'fortran_order': False, 'shape': (3, 28, 28), }`, as key → value text;
+    /// nil unless it holds exactly the keys `descr`, `fortran_order` and `shape`.
+    static func headerFields(_ header: String) -> [String: String]? {
+        var rest = Substring(header.trimmingCharacters(in: .whitespacesAndNewlines))
+        guard rest.first == "{", rest.last == "}" else { return nil }
+        rest = rest.dropFirst().dropLast()
+        var fields: [String: String] = [:]
+        func skipSpaces() { rest = rest.drop { $0 == " " } }
+        while true {
+            skipSpaces()
+            if rest.isEmpty { break }
+            guard rest.first == "'", let keyEnd = rest.dropFirst().firstIndex(of: "'") else { return nil }
+            let key = String(rest[rest.index(after: rest.startIndex)..<keyEnd])
+            rest = rest[rest.index(after: keyEnd)...]
+            skipSpaces()
+            guard rest.first == ":" else { return nil }
+            rest = rest.dropFirst()
+            skipSpaces()
+            let valueEnd: Substring.Index
+            switch rest.first {
+            case "'": guard let end = rest.dropFirst().firstIndex(of: "'") else { return nil }; valueEnd = rest.index(after: end)
+            case "(": guard let end = rest.firstIndex(of: ")") else { return nil }; valueEnd = rest.index(after: end)
+            default: valueEnd = rest.firstIndex(of: ",") ?? rest.endIndex
+            }
+            guard fields[key] == nil else { return nil }
+            fields[key] = String(rest[..<valueEnd]).trimmingCharacters(in: .whitespaces)
+            rest = rest[valueEnd...]
+            skipSpaces()
+            if rest.first == "," { rest = rest.dropFirst() } else if !rest.isEmpty { return nil }
+        }
+        return Set(fields.keys) == ["descr", "fortran_order", "shape"] ? fields : nil
+    }
+
+    /// The dimensions of a shape tuple (`(3, 28, 28)`, `(5,)`, `()`); nil if it is not one.
+    static func tuple(_ text: String) -> [Int]? {
+        guard text.first == "(", text.last == ")" else { return nil }
+        let items = text.dropFirst().dropLast().split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        let dims = (items.last == "" ? items.dropLast() : items[...]).map { Int($0) }
+        guard dims.allSatisfy({ $0 != nil && $0! >= 0 }) else { return nil }
+        return dims.map { $0! }
     }
 
     /// Writes a float32 array atomically.

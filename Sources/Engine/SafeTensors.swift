@@ -139,11 +139,14 @@ public enum SafeTensors {
                 throw TensorFileError(.malformed, path, "tensor '\(name)' has a negative shape or bad offsets")
             }
             let entry = Entry(dtype: dtype, shape: shape, data: Data())
-            guard offsets[1] - offsets[0] == shape.reduce(1, *) * entry.byteWidth else {
+            guard let bytes = byteCount(of: shape, bytesPerElement: entry.byteWidth) else {
+                throw TensorFileError(.malformed, path, "tensor '\(name)': shape \(shape) has more elements than any file can hold")
+            }
+            guard offsets[1] - offsets[0] == bytes else {
                 throw TensorFileError(.malformed, path, "tensor '\(name)': shape \(shape) \(dtypeName) does not match its \(offsets[1] - offsets[0]) bytes")
             }
-            guard body + offsets[1] <= data.endIndex else {
-                throw TensorFileError(.truncated, path, "truncated: tensor '\(name)' ends at byte \(body + offsets[1] - start), file has \(data.count)")
+            guard offsets[1] <= data.endIndex - body else {
+                throw TensorFileError(.truncated, path, "truncated: tensor '\(name)' ends at data offset \(offsets[1]), the file has \(data.endIndex - body) bytes of data")
             }
             file.tensors[name] = Entry(dtype: dtype, shape: shape, data: Data(data[(body + offsets[0])..<(body + offsets[1])]))
         }

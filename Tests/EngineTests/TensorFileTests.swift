@@ -57,12 +57,18 @@ final class TensorFileTests: XCTestCase {
                 XCTAssertEqual(e?.path, url.path)
             }
         }
-        // A header whose shape disagrees with its byte range.
-        let header = #"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}}"#
-        var data = Data()
-        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
-        data.append(contentsOf: Array(header.utf8)); data.append(Data(count: 16))
-        XCTAssertThrowsError(try SafeTensors.decode(data, path: "x")) { XCTAssertEqual(($0 as? TensorFileError)?.code, .malformed) }
+        // A header whose shape disagrees with its byte range, one whose element count overflows,
+        // and offsets that overflow when added to the header's end.
+        for header in [#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}}"#,
+                       #"{"w":{"dtype":"F32","shape":[2305843009213693952,3,1,1],"data_offsets":[0,16]}}"#,
+                       #"{"w":{"dtype":"F32","shape":[2305843009213693951],"data_offsets":[0,9223372036854775804]}}"#] {
+            var data = Data()
+            withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
+            data.append(contentsOf: Array(header.utf8)); data.append(Data(count: 16))
+            XCTAssertThrowsError(try SafeTensors.decode(data, path: "x"), header) {
+                XCTAssertTrue([.malformed, .truncated].contains(($0 as? TensorFileError)?.code), "\(header): \($0)")
+            }
+        }
     }
 
     func testNPYRoundTripAndErrors() throws {
@@ -80,6 +86,39 @@ final class TensorFileTests: XCTestCase {
         f8.replaceSubrange(f8.range(of: Data("<f4".utf8))!, with: Data("<f8".utf8))
         try f8.write(to: url)
         XCTAssertThrowsError(try NPY.read(url)) { XCTAssertEqual(($0 as? TensorFileError)?.code, .unsupported) }
+    }
+
+    /// A .npy file with `header` (padded as numpy pads it) and `payload` bytes of data.
+    private func npy(header: String, payload: Int) -> Data {
+        var text = header
+        while (10 + text.utf8.count + 1) % 64 != 0 { text += " " }
+        text += "\n"
+        let length = text.utf8.count
+        return Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(length & 0xFF), UInt8(length >> 8)] + Array(text.utf8)
+                    + [UInt8](repeating: 0, count: payload))
+    }
+
+    func testNPYHeadersAreParsedAsDictsNotSearched() throws {
+        let url = dir.appendingPathComponent("h.npy")
+        // numpy's own spellings, keys in any order, 1-D and scalar shapes.
+        for (header, shape) in [("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", [2, 3]),
+                                ("{'shape': (5,), 'fortran_order': False, 'descr': '<f4'}", [5]),
+                                ("{'descr': '<f4', 'fortran_order': False, 'shape': (), }", [])] {
+            try npy(header: header, payload: 4 * shape.reduce(1, *)).write(to: url)
+            XCTAssertEqual(try NPY.read(url).shape, shape, header)
+        }
+        // A decoy 'shape' inside another entry, a repeated key, an unknown key, a bad tuple.
+        for header in ["{'descr': '<f4', 'fortran_order': False, 'note': \"'shape': (1,)\", 'shape': (2,), }",
+                       "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'shape': (2,), }",
+                       "{'descr': '<f4', 'fortran_order': False}",
+                       "{'descr': '<f4', 'fortran_order': False, 'shape': (2, x), }",
+                       "{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }"] {
+            try npy(header: header, payload: 64).write(to: url)
+            XCTAssertThrowsError(try NPY.read(url), header) { XCTAssertEqual(($0 as? TensorFileError)?.code, .malformed, header) }
+        }
+        // An element count that overflows is an error, not a trap.
+        try npy(header: "{'descr': '<f4', 'fortran_order': False, 'shape': (2305843009213693952, 3, 1, 1), }", payload: 16).write(to: url)
+        XCTAssertThrowsError(try NPY.read(url)) { XCTAssertEqual(($0 as? TensorFileError)?.code, .malformed) }
     }
 
     func testGunzipMatchesSystemGzip() throws {
