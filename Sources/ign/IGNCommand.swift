@@ -66,7 +66,17 @@ func failure(for error: Error) -> (status: ExitStatus, message: String) {
 
 /// Prints `ign: message` on stderr: the one prefix of every error and failure ign reports.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data("ign: \(terminalSafe(message))\n".utf8))
+    FileHandle.standardError.write(Data("ign: \(terminalSafe(shortened(message)))\n".utf8))
+}
+
+/// The most characters of a message printed: a value typed or read into an error (a 50 MB
+/// flag, a file's contents) is cut, not echoed whole.
+let messageLimit = 2000
+
+/// `message`, cut to ``messageLimit`` characters with a note of how much was left out.
+func shortened(_ message: String) -> String {
+    guard message.count > messageLimit else { return message }
+    return message.prefix(messageLimit) + "… (\(message.count - messageLimit) more characters)"
 }
 
 /// `text` with every control character (C0, DEL and C1: escape sequences, bells, carriage

@@ -419,4 +419,12 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(outcome.status, 0, "./fashion28 is the folder, not a model")
         XCTAssertTrue(outcome.stderr.contains(path("fashion28") + ": "), "the error names the folder: \(outcome.stderr)")
     }
+
+    /// A huge bad value is named in the error, not echoed whole.
+    func testHugeValuesAreNotEchoedWhole() throws {
+        let huge = "noise:" + String(repeating: "9", count: 100_000)  // under the kernel's 128 KiB per argument
+        let stderr = try ign(["corrupt", "in", "--output", "out", "--corrupt", huge], expect: 2)
+        XCTAssertLessThan(stderr.utf8.count, 2_500, "stderr is \(stderr.utf8.count) bytes")
+        XCTAssertTrue(stderr.hasPrefix("ign: ") && stderr.contains("more characters)"), String(stderr.prefix(300)))
+    }
 }
