@@ -326,4 +326,26 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(again.progress.total, 0)
         XCTAssertEqual(again.summary.images, 1)
     }
+    func testVeryShortAndVeryNarrowImagesGetStripsWithinTheCap() throws {
+        let folder = try Fixtures.folder()
+        let input = folder.appendingPathComponent("in")
+        try Fixtures.write(Fixtures.image(width: 4000, height: 1, channels: 1), "short.png", in: input)
+        try Fixtures.write(Fixtures.image(width: 1, height: 4000, channels: 1, seed: 1), "narrow.png", in: input)
+        var job = try job(folder, input: input)
+        job.fit = .resize
+        job.size = .input
+        job.corruptions = [.noise(sigma: 0.1)]
+        job.artifacts = [.output, .strip]
+        XCTAssertEqual(try PipelineRunner(job: job).run().progress.done, 2)
+        for (name, width, height) in [("short", 4000, 1), ("narrow", 1, 4000)] {
+            let strip = try ImageLoader().load(URL(fileURLWithPath: job.output).appendingPathComponent(name + ".strip.png"), channels: 1)
+            let scale = Finisher.stripScale(width: width, height: height, count: 3)
+            let expected = Finisher.stripSize(width: width, height: height, count: 3, scale: scale)
+            XCTAssertEqual([strip.width, strip.height], [expected.width, expected.height], name)
+            XCTAssertEqual(scale, 1, "\(name): the inputs' own size, not enlarged")
+        }
+        XCTAssertEqual(Finisher.stripScale(width: 1000, height: 1, count: 3), 1)
+        XCTAssertEqual(Finisher.stripScale(width: 100, height: 1, count: 3), 13, "the widest that fits 4096")
+        XCTAssertEqual(Finisher.stripScale(width: 28, height: 28, count: 3), 4, "small images still reach 128 high")
+    }
 }
