@@ -86,7 +86,7 @@ final class RunnerTests: XCTestCase {
             _ = try PipelineRunner(job: job).run()
             results.append(Fixtures.contents(of: URL(fileURLWithPath: job.output)))
         }
-        XCTAssertEqual(results[0].count, 25 * 2 + 5)
+        XCTAssertEqual(results[0].count, 25 * 2 + 6, "images, strips, the five record files and .ign.lock")
         XCTAssertEqual(results[0], results[1], "1 vs 2 workers")
         XCTAssertEqual(results[0], results[2], "1 vs 4 workers")
     }
@@ -347,5 +347,38 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(Finisher.stripScale(width: 1000, height: 1, count: 3), 1)
         XCTAssertEqual(Finisher.stripScale(width: 100, height: 1, count: 3), 13, "the widest that fits 4096")
         XCTAssertEqual(Finisher.stripScale(width: 28, height: 28, count: 3), 4, "small images still reach 128 high")
+    }
+    func testASecondRunIntoALockedFolderRefusesOrWaits() throws {
+        let folder = try Fixtures.folder()
+        let input = folder.appendingPathComponent("in")
+        try Fixtures.write(Fixtures.image(width: 30, height: 30), "x.png", in: input)
+        let job = try job(folder, input: input)
+        try FileManager.default.createDirectory(atPath: job.output, withIntermediateDirectories: true)
+        let lockPath = job.output + "/.ign.lock"
+        let held = open(lockPath, O_RDWR | O_CREAT, 0o644)
+        XCTAssertEqual(flock(held, LOCK_EX | LOCK_NB), 0)
+
+        XCTAssertThrowsError(try PipelineRunner(job: job).run()) { error in
+            let error = error as? PipelineError
+            XCTAssertEqual(error?.code, .usage)
+            XCTAssertTrue(error?.message.contains("another ign run is writing into \(FileSystem.realPath(job.output))") == true, "\(String(describing: error))")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: job.output + "/metrics.jsonl"), "refused before writing")
+
+        final class Outcome: @unchecked Sendable { var done: Int? }  // written before `ended` is signalled
+        let outcome = Outcome(), ended = DispatchSemaphore(value: 0)
+        let waiting = PipelineRunner(job: job, waitsForLock: true)
+        DispatchQueue.global().async {
+            outcome.done = (try? waiting.run())?.progress.done
+            ended.signal()
+        }
+        XCTAssertEqual(ended.wait(timeout: .now() + 0.5), .timedOut, "waits while the lock is held")
+        close(held)
+        XCTAssertEqual(ended.wait(timeout: .now() + 30), .success)
+        XCTAssertEqual(outcome.done, 1)
+        XCTAssertEqual(try PipelineRunner(job: job).run().summary.images, 1, "the lock is released after a run")
+        XCTAssertTrue(FileSystem.isFile(lockPath), "the lock file stays")
+        let discovered = try Discovery(root: URL(fileURLWithPath: job.output), include: [], exclude: [], followSymlinks: false, skipping: nil).run()
+        XCTAssertFalse(discovered.files.contains(".ign.lock"), "never an input")
     }
 }
