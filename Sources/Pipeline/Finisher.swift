@@ -12,6 +12,7 @@ struct Finisher: Sendable {
     func finish(_ image: InFlightImage) throws -> ImageRecord {
         let fitted = image.fitted
         let result = try fitted.assemble()
+        try checkFinite(result)
         let hasNetwork = job.model != nil
         var record = ImageRecord(path: image.path, output: image.names[.output], width: image.width, height: image.height,
                                  corruption: job.corruptions.map(\.description).joined(separator: ","))
@@ -63,6 +64,16 @@ struct Finisher: Sendable {
             }
         }
         return record
+    }
+
+    /// Throws a `nonFinite` failure if the network gave NaN or infinity anywhere: such an
+    /// image gets no files and no metrics line.
+    private func checkFinite(_ result: Assembly) throws {
+        let results: [(PlanarImage?, String)] = [(result.output, "output"), (result.next, "output's own projection (for drift)")]
+        for case let (image?, what) in results {
+            guard let bad = image.pixels.firstIndex(where: { !$0.isFinite }) else { continue }
+            throw InputFailure(code: "nonFinite", message: "the network's \(what) holds \(image.pixels[bad]) at value \(bad) of \(image.pixels.count): nothing written")
+        }
     }
 
     /// Images side by side, enlarged towards 128 pixels high (see ``stripScale``).

@@ -1,4 +1,6 @@
+import Engine
 import Foundation
+import IGN
 import Imaging
 @testable import Pipeline
 import XCTest
@@ -380,5 +382,36 @@ final class RunnerTests: XCTestCase {
         XCTAssertTrue(FileSystem.isFile(lockPath), "the lock file stays")
         let discovered = try Discovery(root: URL(fileURLWithPath: job.output), include: [], exclude: [], followSymlinks: false, skipping: nil).run()
         XCTAssertFalse(discovered.files.contains(".ign.lock"), "never an input")
+    }
+    func testANonFiniteNetworkOutputIsAFailureNotAMetric() throws {
+        let folder = try Fixtures.folder()
+        let input = folder.appendingPathComponent("in")
+        try Fixtures.write(Fixtures.image(width: 30, height: 30, channels: 1), "x.png", in: input)
+        // Finite weights whose products overflow: the last layer's sums over input channels of
+        // alternating sign (on inputs ≥ 0 that the BatchNorm shift of 10 keeps mostly positive) are NaN.
+        let model = try IGNModel(architecture: .dcgan28, channels: 1)
+        model.initialize(seed: 1)
+        var tensors = model.stateTensors()
+        let last = tensors["decoder.9.weight"]!, beta = tensors["decoder.7.bias"]!
+        tensors["decoder.9.weight"] = .init(floats: (0..<last.count).map { $0 / 16 % 2 == 0 ? .greatestFiniteMagnitude : -.greatestFiniteMagnitude },
+                                            shape: last.shape)
+        tensors["decoder.7.bias"] = .init(floats: [Float](repeating: 10, count: beta.count), shape: beta.shape)
+        let url = folder.appendingPathComponent("overflowing.safetensors")
+        try SafeTensors.write(.init(tensors: tensors, metadata: model.metadata), to: url)
+        var job = Job(input: input.path, output: folder.appendingPathComponent("out").path, model: url.path)
+        job.corruptions = [.noise(sigma: 0.1)]
+        job.artifacts = [.output, .strip]
+        var failures: [FailureRecord] = []
+        let runner = PipelineRunner(job: job)
+        runner.onFailure = { failures.append($0) }
+        let report = try runner.run()
+        XCTAssertEqual(report.progress.done, 0)
+        XCTAssertEqual(failures.map(\.path), ["x.png"])
+        XCTAssertEqual(failures.first?.code, "nonFinite")
+        XCTAssertTrue(failures.first?.message.contains("the network's output holds") == true, "\(failures)")
+        let out = URL(fileURLWithPath: job.output)
+        XCTAssertEqual(Fixtures.lines(out.appendingPathComponent("metrics.jsonl")), [], "no metric of a NaN")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("x.png").path))
+        XCTAssertEqual(report.summary.failures, 1)
     }
 }
