@@ -4,7 +4,8 @@ import Foundation
 /// NumPy `.npy` files holding little-endian float32 arrays in C order (what `np.save` writes
 /// for a contiguous `float32` array), the exchange format for batches of images and noise.
 public enum NPY {
-    /// Reads a float32 array; returns its shape and values.
+    /// Reads a float32 array; returns its shape and values. An array holding NaN or ±infinity
+    /// is refused (`.nonFinite`, naming the first such index): every array ign reads is data.
     public static func read(_ url: URL) throws -> (shape: [Int], values: [Float]) {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
@@ -49,6 +50,14 @@ public enum NPY {
         var values = [Float](repeating: 0, count: count)
         values.withUnsafeMutableBytes { dst in
             data[payload..<(payload + count * 4)].withUnsafeBytes { src in dst.copyMemory(from: src) }
+        }
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            var index: [Int] = [], rest = bad
+            for size in shape.reversed() {
+                index.insert(rest % size, at: 0)
+                rest /= size
+            }
+            throw TensorFileError(.nonFinite, url.path, "value \(values[bad]) at index \(index) (flat \(bad)) of shape \(shape): data must be finite")
         }
         return (shape, values)
     }

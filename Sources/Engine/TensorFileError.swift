@@ -2,7 +2,7 @@ import Basics
 
 /// A tensor file (safetensors, npy, IDX) that cannot be read or written, with the file and the cause.
 public struct TensorFileError: Error, CustomStringConvertible, Equatable {
-    public enum Code: String, Sendable { case unreadable, truncated, malformed, unsupported, mismatch, writeFailed }
+    public enum Code: String, Sendable { case unreadable, truncated, malformed, unsupported, mismatch, nonFinite, writeFailed }
     public let code: Code
     public let path: String
     public let message: String

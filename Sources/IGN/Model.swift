@@ -96,7 +96,8 @@ public final class IGNModel {
         return model
     }
 
-    /// Copies tensors from `file` into this model, requiring exactly the model's names and shapes.
+    /// Copies tensors from `file` into this model, requiring exactly the model's names and
+    /// shapes and finite values (`.nonFinite` names the tensor).
     public func loadState(_ file: SafeTensors.File, path: String) throws {
         let store = network.store
         let expected = Set(store.layout.parameters.map(\.name) + store.layout.buffers.map(\.name) + store.layout.counters)
@@ -115,6 +116,9 @@ public final class IGNModel {
                 }
                 guard entry.dtype != .i64 else { throw TensorFileError(.mismatch, path, "tensor '\(v.name)' is an integer tensor") }
                 let values = entry.floats()
+                if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                    throw TensorFileError(.nonFinite, path, "tensor '\(v.name)' holds \(values[bad]) at index \(bad): a model's weights and statistics must be finite")
+                }
                 (base + v.offset).update(from: values, count: v.count)
             }
         }

@@ -81,10 +81,13 @@ public final class Trainer {
 
     /// Runs until `totalSteps`, calling `progress` after each step and writing a checkpoint every
     /// `checkpointEvery` steps and at the end. `shouldStop` lets a caller end the run early (after a checkpoint).
+    /// A step whose loss, or whose new weights or BatchNorm statistics, are not finite stops the
+    /// run at once with a ``TrainingError`` and no checkpoint, so the last one written is the last good state.
     public func run(checkpoint: URL, progress: (TrainingState) -> Void, shouldStop: () -> Bool = { false }) throws {
         let n = options.batch, shape = model.sampleShape
         var x = [Float](repeating: 0, count: n * shape.count), z = x
         var xc = x, zc = x
+        var saved: Int?  // the step of this run's last checkpoint
         while !isFinished && !shouldStop() {
             let started = Date()
             if state.batchInEpoch == 0 || order.isEmpty { order = epochOrder(state.epoch) }
@@ -105,7 +108,15 @@ public final class Trainer {
             ChannelMajor.fromSampleMajor(x, &xc, batch: n, shape: shape)
             ChannelMajor.fromSampleMajor(z, &zc, batch: n, shape: shape)
             let losses = objective.lossAndGradient(x: xc, z: zc, batch: n)
+            let kept = saved.map { "\(checkpoint.path) keeps step \($0)" } ?? "no checkpoint was written in this run"
+            guard [losses.rec, losses.idem, losses.tight, losses.total].allSatisfy(\.isFinite) else {
+                throw TrainingError(.nonFinite, "step \(state.step + 1): the loss is not finite (rec \(losses.rec) idem \(losses.idem) "
+                                    + "tight \(losses.tight)): training stopped; \(kept)")
+            }
             state.adam.update(model.network.store)
+            if let bad = firstNonFiniteTensor() {
+                throw TrainingError(.nonFinite, "step \(state.step + 1): tensor '\(bad.name)' became \(bad.value): training stopped; \(kept)")
+            }
             state.step += 1
             state.batchInEpoch += 1
             if state.batchInEpoch == stepsPerEpoch {
@@ -115,9 +126,25 @@ public final class Trainer {
             state.lastLosses = losses
             state.seconds += Date().timeIntervalSince(started)
             progress(state)
-            if state.step % options.checkpointEvery == 0 { try Checkpoint.write(self, to: checkpoint) }
+            if state.step % options.checkpointEvery == 0 {
+                try Checkpoint.write(self, to: checkpoint)
+                saved = state.step
+            }
         }
         try Checkpoint.write(self, to: checkpoint)
+    }
+
+    /// The first weight or BatchNorm statistic that is NaN or infinite, with its value.
+    private func firstNonFiniteTensor() -> (name: String, value: Float)? {
+        let store = model.network.store
+        for (views, base) in [(store.layout.parameters, store.parameters), (store.layout.buffers, store.buffers)] {
+            for view in views {
+                if let bad = UnsafeBufferPointer(start: base + view.offset, count: view.count).first(where: { !$0.isFinite }) {
+                    return (view.name, bad)
+                }
+            }
+        }
+        return nil
     }
 
     /// The sample order of an epoch: a permutation seeded by (seed, epoch), or the file order.
@@ -146,4 +173,21 @@ public final class Trainer {
         }
         model.metadata = m
     }
+}
+
+/// A training run that cannot go on.
+public struct TrainingError: Error, CustomStringConvertible, Equatable {
+    public enum Code: String, Sendable {
+        /// A step's loss, weights or BatchNorm statistics became NaN or infinite (diverged, or
+        /// data or noise too large).
+        case nonFinite
+    }
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code; self.message = message
+    }
+
+    public var description: String { message }
 }

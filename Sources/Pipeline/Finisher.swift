@@ -12,6 +12,7 @@ struct Finisher: Sendable {
     func finish(_ image: InFlightImage) throws -> ImageRecord {
         let fitted = image.fitted
         let result = try fitted.assemble()
+        try checkFinite(result)
         let hasNetwork = job.model != nil
         var record = ImageRecord(path: image.path, output: image.names[.output], width: image.width, height: image.height,
                                  corruption: job.corruptions.map(\.description).joined(separator: ","))
@@ -65,8 +66,41 @@ struct Finisher: Sendable {
         return record
     }
 
-    /// Images side by side, enlarged to at least 128 pixels high.
+    /// Throws a `nonFinite` failure if the network gave NaN or infinity anywhere: such an
+    /// image gets no files and no metrics line.
+    private func checkFinite(_ result: Assembly) throws {
+        let results: [(PlanarImage?, String)] = [(result.output, "output"), (result.next, "output's own projection (for drift)")]
+        for case let (image?, what) in results {
+            guard let bad = image.pixels.firstIndex(where: { !$0.isFinite }) else { continue }
+            throw InputFailure(code: "nonFinite", message: "the network's \(what) holds \(image.pixels[bad]) at value \(bad) of \(image.pixels.count): nothing written")
+        }
+    }
+
+    /// Images side by side, enlarged towards 128 pixels high (see ``stripScale``).
     private func strip(_ images: [PlanarImage]) throws -> PlanarImage {
-        try ContactSheet(columns: images.count, padding: 2, scale: max(1, 128 / images[0].height)).compose(images)
+        let scale = Self.stripScale(width: images[0].width, height: images[0].height, count: images.count)
+        return try ContactSheet(columns: images.count, padding: Self.stripPadding, scale: scale).compose(images)
+    }
+
+    /// Pixels between and around a strip's images.
+    static let stripPadding = 2
+    /// Enlargement never makes a strip wider than this. It only enlarges images under 64
+    /// pixels high, to at most 128, so an enlarged strip has at most 4096×132 pixels (6 MiB in
+    /// colour, well inside `PipelineRunner.memoryBudget`); larger strips are the inputs' own size.
+    static let maxStripWidth = 4096
+
+    /// The enlargement of `count` images of `width`×`height` side by side: to at least 128
+    /// pixels high unless that makes the strip wider than `maxStripWidth`; 1 (none) when even 2 does.
+    static func stripScale(width: Int, height: Int, count: Int) -> Int {
+        var scale = max(1, 128 / height)
+        while scale > 1 && stripSize(width: width, height: height, count: count, scale: scale).width > maxStripWidth {
+            scale -= 1
+        }
+        return scale
+    }
+
+    /// The size of the strip of `count` images of `width`×`height` enlarged by `scale`.
+    static func stripSize(width: Int, height: Int, count: Int, scale: Int) -> (width: Int, height: Int) {
+        (count * width * scale + (count + 1) * stripPadding, height * scale + 2 * stripPadding)
     }
 }

@@ -38,7 +38,8 @@ final class InFlightImage: @unchecked Sendable {
 /// opposed to a ``PipelineError``, which stops the run).
 struct InputFailure: Error, CustomStringConvertible {
     /// The kind of failure: an ``ImagingError`` code (`truncated`, `notAnImage`, `tooLarge`,
-    /// …) or `output` (its files could not be written).
+    /// …), `output` (its files could not be written) or `nonFinite` (the network gave NaN or
+    /// infinity for it).
     let code: String
     /// What went wrong.
     let message: String

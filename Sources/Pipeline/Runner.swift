@@ -44,13 +44,15 @@ public struct RunReport: Sendable {
 /// so results are identical for any worker count or batch size.
 ///
 /// The output folder holds the images, `metrics.jsonl` (a line per image, appended once its
-/// files are in place), `errors.jsonl`, `summary.json`, `summary.csv` and `pipeline.json`
-/// (the settings, so that a rerun resumes only the same pipeline).
+/// files are in place), `errors.jsonl`, `summary.json`, `summary.csv`, `pipeline.json`
+/// (the settings, so that a rerun resumes only the same pipeline) and `.ign.lock` (``OutputLock``).
 public final class PipelineRunner {
     /// The job being run.
     public let job: Job
     /// Redo every image instead of resuming.
     public let force: Bool
+    /// Wait for another run writing into the output folder to end, instead of refusing.
+    public let waitsForLock: Bool
     /// Called (serially, from any thread) as the run advances.
     public var onProgress: ((RunProgress) -> Void)?
     /// Called (serially, from any thread) for each input that fails.
@@ -64,14 +66,15 @@ public final class PipelineRunner {
                       summaryJSON = "summary.json", summaryCSV = "summary.csv"
 
     /// A runner; nothing happens until ``run()``.
-    public init(job: Job, force: Bool = false) {
+    public init(job: Job, force: Bool = false, waitsForLock: Bool = false) {
         self.job = job
         self.force = force
+        self.waitsForLock = waitsForLock
     }
 
-    /// Runs the job. Throws `.usage` (having written nothing) for bad settings, a missing
-    /// input folder, an unknown model or a model that does not suit the job, and `.model`
-    /// or `.output` for fatal failures. A bad image is no error but a line in `errors.jsonl`.
+    /// Runs the job. Throws `.usage` (having written nothing but the lock file) for bad settings, a missing
+    /// input folder, an unknown model or a model that does not suit the job, or another run
+    /// writing into the output folder (see ``OutputLock``), and `.model` or `.output` for fatal failures. A bad image is no error but a line in `errors.jsonl`.
     public func run() throws -> RunReport {
         try job.validate()
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -98,6 +101,12 @@ public final class PipelineRunner {
                                   followSymlinks: job.followSymlinks,
                                   skipping: FileSystem.contains(inputPath, outputPath) ? URL(fileURLWithPath: outputPath) : nil)
         let found = try discovery.run()
+
+        // The output folder, locked against other runs until this one ends; its settings, and
+        // the ledger of what is done already.
+        let tree = try OutputTree(root: job.output)
+        let lock = try OutputLock(folder: tree.root, wait: waitsForLock)
+        defer { lock.release() }
         let fingerprint = job.fingerprint(modelDigest: digest)
         let settingsURL = URL(fileURLWithPath: outputPath).appendingPathComponent(PipelineRunner.settingsFile)
         if !force, let previous = Fingerprint.read(settingsURL), previous != fingerprint {
@@ -106,8 +115,6 @@ public final class PipelineRunner {
                                 + "rerun with --force to replace them, or choose another output folder")
         }
 
-        // The output folder, its settings, and the ledger of what is done already.
-        let tree = try OutputTree(root: job.output)
         try FileSystem.writeAtomically(Data(Fingerprint.text(fingerprint).utf8), to: settingsURL)
         let plan = OutputPlan(files: found.files, artifacts: job.artifacts, format: job.format)
         let ledger = try Ledger(tree: tree, files: found.files, plan: plan, fresh: force)

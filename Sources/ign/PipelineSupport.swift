@@ -7,9 +7,9 @@ import Glibc
 
 /// Runs a pipeline job with progress on stderr and the summary JSON on stdout; throws
 /// ``InputsFailed`` when it finished with some inputs failed.
-func runPipeline(_ job: Job, force: Bool, quiet: Bool, keepsFolder: Bool = true) throws -> RunReport {
+func runPipeline(_ job: Job, force: Bool, quiet: Bool, keepsFolder: Bool = true, waitsForLock: Bool = false) throws -> RunReport {
     let display = ProgressDisplay(quiet: quiet, showsFolder: keepsFolder)
-    let runner = PipelineRunner(job: job, force: force)
+    let runner = PipelineRunner(job: job, force: force, waitsForLock: waitsForLock)
     runner.onProgress = display.update
     runner.onFailure = display.report
     let report: RunReport

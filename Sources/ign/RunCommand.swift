@@ -9,7 +9,8 @@ struct RunCommand: ParsableCommand {
         discussion: """
             Outputs mirror the input tree; metrics.jsonl, errors.jsonl, summary.json and summary.csv \
             go to the output folder and the summary JSON to stdout. A rerun into the same folder \
-            resumes where the last one stopped. Exit codes: 0 done, 1 fatal, 2 usage, 3 some inputs failed.
+            resumes where the last one stopped; while one run writes into a folder, another refuses \
+            it (exit 2) or, with --wait, waits. Exit codes: 0 done, 1 fatal, 2 usage, 3 some inputs failed.
             """)
 
     @Argument(help: "A pipeline file, e.g. pipelines/denoise.yaml.") var pipeline: String
@@ -19,6 +20,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Applications of f (overrides the file's).") var steps: Int?
     @Option(help: "Seed of the synthetic corruptions (overrides the file's).") var seed: UInt64?
     @Option(help: "How images meet the model's size (overrides the file's).") var fit: Job.Fit?
+    @Flag(help: "If another ign run is writing into the output folder, wait for it to end instead of refusing.") var wait = false
     @OptionGroup var options: PipelineOptions
 
     func validate() throws {
@@ -35,6 +37,6 @@ struct RunCommand: ParsableCommand {
         if let seed { job.seed = seed }
         if let fit { job.fit = fit }
         options.apply(to: &job)
-        _ = try runPipeline(job, force: options.force, quiet: options.quiet)
+        _ = try runPipeline(job, force: options.force, quiet: options.quiet, waitsForLock: wait)
     }
 }

@@ -427,4 +427,50 @@ final class CLITests: XCTestCase {
         XCTAssertLessThan(stderr.utf8.count, 2_500, "stderr is \(stderr.utf8.count) bytes")
         XCTAssertTrue(stderr.hasPrefix("ign: ") && stderr.contains("more characters)"), String(stderr.prefix(300)))
     }
+
+    /// Data or a model with a NaN is a fatal error naming the file and where the NaN is.
+    func testNonFiniteDataAndModelsAreFatalErrors() throws {
+        try writeModel()
+        var values = [Float](repeating: -1, count: 8 * 784)
+        values[3 * 784 + 5 * 28 + 7] = .nan
+        try NPY.write(values, shape: [8, 1, 28, 28], to: url("nan.npy"))
+        var model = try SafeTensors.read(url("model.safetensors"))
+        var weights = model.tensors["decoder.1.running_mean"]!.floats()
+        weights[2] = .nan
+        model.tensors["decoder.1.running_mean"] = .init(floats: weights, shape: model.tensors["decoder.1.running_mean"]!.shape)
+        try SafeTensors.write(model, to: url("nan.safetensors"))
+        let data = "nan.npy: value nan at index [3, 0, 5, 7]"
+        let cases: [([String], String)] = [
+            (["train", "--data", "nan.npy", "--arch", "tiny28", "--channels", "1", "--steps", "1", "--output", "m.safetensors"], data),
+            (["calibrate", "--model", "model.safetensors", "--data", "nan.npy", "--batches", "1", "--batch", "4", "--output", "c.safetensors"], data),
+            (["apply", "--model", "model.safetensors", "--input", "nan.npy", "--output", "y.npy"], data),
+            (["eval", "--model", "model.safetensors", "--data", "nan.npy"], data),
+            (["sample", "--model", "nan.safetensors", "--output", "g.png"], "nan.safetensors: tensor 'decoder.1.running_mean' holds nan at index 2"),
+        ]
+        for (arguments, message) in cases {
+            let stderr = try ign(arguments, expect: 1)
+            let last = stderr.split(separator: "\n").last.map(String.init) ?? ""
+            XCTAssertTrue(last.hasPrefix("ign: ") && last.contains(message), "ign \(arguments.joined(separator: " ")): \(stderr)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("m.safetensors")) || FileManager.default.fileExists(atPath: path("y.npy")))
+    }
+    /// A step with a non-finite loss (here: finite but enormous data in the second batch), or
+    /// one that leaves a BatchNorm statistic infinite (enormous noise), ends training with exit 1,
+    /// no model file, and the checkpoint of the last good step.
+    func testNonFiniteTrainingStopsKeepingTheLastGoodCheckpoint() throws {
+        let enormous = (0..<(16 * 784)).map { Float($0 % 2 == 0 ? 3e38 : -3e38) }
+        try NPY.write([Float](repeating: 0.1, count: 16 * 784) + enormous, shape: [32, 1, 28, 28], to: url("big.npy"))
+        try NPY.write([Float](repeating: 0.1, count: 32 * 784), shape: [32, 1, 28, 28], to: url("small.npy"))
+        for (data, noise, message) in [("big.npy", "small.npy", "step 2: the loss is not finite"),
+                                       ("small.npy", "big.npy", "step 2: tensor 'encoder.3.running_var' became inf")] {
+            try? FileManager.default.removeItem(at: url("m.ckpt.safetensors"))
+            let stderr = try ign(["train", "--data", data, "--noise-file", noise, "--no-shuffle", "--arch", "tiny28", "--channels", "1",
+                                  "--batch", "16", "--steps", "4", "--checkpoint-every", "1", "--threads", "1", "--output", "m.safetensors"], expect: 1)
+            let last = stderr.split(separator: "\n").last.map(String.init) ?? ""
+            XCTAssertTrue(last.hasPrefix("ign: " + message) && last.contains("m.ckpt.safetensors keeps step 1"), stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path("m.safetensors")))
+            XCTAssertEqual(try SafeTensors.read(url("m.ckpt.safetensors")).metadata["step"], "1")
+            XCTAssertNoThrow(try BundledModels.load(path("m.ckpt.safetensors")), "the kept checkpoint holds finite weights")
+        }
+    }
 }

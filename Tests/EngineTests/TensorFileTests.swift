@@ -121,6 +121,18 @@ final class TensorFileTests: XCTestCase {
         XCTAssertThrowsError(try NPY.read(url)) { XCTAssertEqual(($0 as? TensorFileError)?.code, .malformed) }
     }
 
+    func testNPYWithNonFiniteValuesIsRefusedNamingTheFirstIndex() throws {
+        let url = dir.appendingPathComponent("nan.npy")
+        var values = [Float](repeating: 0.5, count: 24)
+        values[17] = -.infinity
+        values[19] = .nan
+        try NPY.write(values, shape: [2, 3, 2, 2], to: url)
+        XCTAssertThrowsError(try NPY.read(url)) { error in
+            XCTAssertEqual((error as? TensorFileError)?.code, .nonFinite)
+            XCTAssertEqual("\(error)", "\(url.path): value -inf at index [1, 1, 0, 1] (flat 17) of shape [2, 3, 2, 2]: data must be finite")
+        }
+    }
+
     func testGunzipMatchesSystemGzip() throws {
         let plain = dir.appendingPathComponent("p.bin")
         let bytes = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 * 7 + $0 / 13) }

@@ -105,4 +105,24 @@ final class ModelFileTests: XCTestCase {
         try expectError("wrongarch.safetensors", try SafeTensors.encode(.init(tensors: model.stateTensors(), metadata: ["arch": "dcgan28", "channels": "1"])),
                         containing: "dcgan28")
     }
+    func testNonFiniteWeightsAndStatisticsAreRefusedNamingTheFileAndTensor() throws {
+        let model = try IGNModel(architecture: .tiny28, channels: 1)
+        model.initialize(seed: 1)
+        let layout = model.network.store.layout
+        let statistic = try XCTUnwrap(layout.buffers.first { $0.name.hasSuffix("running_var") }).name
+        for (name, value) in [(layout.parameters[0].name, Float.nan), (statistic, Float.infinity)] {
+            var tensors = model.stateTensors()
+            var values = tensors[name]!.floats()
+            values[values.count / 2] = value
+            tensors[name] = .init(floats: values, shape: tensors[name]!.shape)
+            let url = dir.appendingPathComponent("bad-\(name).safetensors")
+            try SafeTensors.write(.init(tensors: tensors, metadata: model.metadata), to: url)
+            for load in [{ try IGNModel.load(url) }, { try BundledModels.load(url.path) }] {
+                XCTAssertThrowsError(try load(), name) { error in
+                    XCTAssertEqual((error as? TensorFileError)?.code, .nonFinite, "\(error)")
+                    XCTAssertTrue("\(error)".contains(url.path) && "\(error)".contains("tensor '\(name)' holds \(value) at index \(values.count / 2)"), "\(error)")
+                }
+            }
+        }
+    }
 }

@@ -106,10 +106,38 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(reference.status, 0, reference.stderr)
         let a = Fixtures.contents(of: folder.appendingPathComponent("out"))
         let b = Fixtures.contents(of: folder.appendingPathComponent("reference"))
-        XCTAssertEqual(a.count, 2 * 400 + 5)
+        XCTAssertEqual(a.count, 2 * 400 + 6, "images, strips, the five record files and .ign.lock")
         XCTAssertEqual(Set(a.keys), Set(b.keys), "no temporary files, no missing outputs")
         XCTAssertTrue(a == b, "byte-identical results (\(partial) images were done before the kill)")
         XCTAssertEqual(resumed.stdout, reference.stdout)
+    }
+
+    func testASecondRunIntoTheSameFolderRefusesOrWaitsWithWait() throws {
+        let folder = try Fixtures.folder()
+        for i in 0..<200 {
+            try Fixtures.write(Fixtures.image(width: 24, height: 24, seed: i), "in/\(i).png", in: folder)
+        }
+        let model = try Fixtures.model(in: folder)
+        let file = try pipelineFile(folder, "input: \(folder.path)/in\noutput: \(folder.path)/out\nmodel: \(model.path)\nwrite: [output, strip]\nworkers: 1\nbatch: 2\n")
+        let first = try Fixtures.start(["run", file, "--quiet"], in: folder)
+        let metrics = folder.appendingPathComponent("out/metrics.jsonl")
+        let deadline = Date().addingTimeInterval(60)
+        while Fixtures.lines(metrics).isEmpty && first.isRunning && Date() < deadline { usleep(2000) }
+        XCTAssertTrue(first.isRunning, "the first run should still be going")
+
+        let elsewhere = folder.appendingPathComponent("elsewhere")  // the first run's stdout and stderr stay as they are
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        let refused = try Fixtures.run(["run", file, "--quiet"], in: elsewhere)
+        XCTAssertEqual(refused.status, 2, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("another ign run is writing into \(FileSystem.realPath(folder.path))/out"), refused.stderr)
+        XCTAssertTrue(first.isRunning, "refused at once, while the first still runs")
+
+        let waited = try Fixtures.run(["run", file, "--quiet", "--wait"], in: elsewhere)
+        first.waitUntilExit()
+        XCTAssertEqual(first.terminationStatus, 0)
+        XCTAssertEqual(waited.status, 0, waited.stderr)
+        XCTAssertTrue(waited.stdout.contains("\"images\": 200,"), waited.stdout)
+        XCTAssertEqual(Fixtures.lines(metrics).count, 200, "no metrics line lost or doubled")
     }
 
     func testCorruptAndDriftCommands() throws {
@@ -131,7 +159,7 @@ final class CommandLineTests: XCTestCase {
         let kept = try Fixtures.run(["drift", "in", "--model", model.path, "--output", "drift", "-q"], in: folder)
         XCTAssertEqual(kept.status, 0, kept.stderr)
         XCTAssertEqual(Set(Fixtures.contents(of: folder.appendingPathComponent("drift")).keys),
-                       ["metrics.jsonl", "errors.jsonl", "summary.json", "summary.csv", "pipeline.json"], "metrics only")
+                       ["metrics.jsonl", "errors.jsonl", "summary.json", "summary.csv", "pipeline.json", ".ign.lock"], "metrics only")
         XCTAssertEqual(kept.stderr, "")
 
         // `run --fit` overrides the file's fit: tiles keep the input's 40×30, cover writes 28×28.

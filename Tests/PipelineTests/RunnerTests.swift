@@ -1,4 +1,6 @@
+import Engine
 import Foundation
+import IGN
 import Imaging
 @testable import Pipeline
 import XCTest
@@ -86,7 +88,7 @@ final class RunnerTests: XCTestCase {
             _ = try PipelineRunner(job: job).run()
             results.append(Fixtures.contents(of: URL(fileURLWithPath: job.output)))
         }
-        XCTAssertEqual(results[0].count, 25 * 2 + 5)
+        XCTAssertEqual(results[0].count, 25 * 2 + 6, "images, strips, the five record files and .ign.lock")
         XCTAssertEqual(results[0], results[1], "1 vs 2 workers")
         XCTAssertEqual(results[0], results[2], "1 vs 4 workers")
     }
@@ -325,5 +327,91 @@ final class RunnerTests: XCTestCase {
         let again = try PipelineRunner(job: job).run()
         XCTAssertEqual(again.progress.total, 0)
         XCTAssertEqual(again.summary.images, 1)
+    }
+    func testVeryShortAndVeryNarrowImagesGetStripsWithinTheCap() throws {
+        let folder = try Fixtures.folder()
+        let input = folder.appendingPathComponent("in")
+        try Fixtures.write(Fixtures.image(width: 4000, height: 1, channels: 1), "short.png", in: input)
+        try Fixtures.write(Fixtures.image(width: 1, height: 4000, channels: 1, seed: 1), "narrow.png", in: input)
+        var job = try job(folder, input: input)
+        job.fit = .resize
+        job.size = .input
+        job.corruptions = [.noise(sigma: 0.1)]
+        job.artifacts = [.output, .strip]
+        XCTAssertEqual(try PipelineRunner(job: job).run().progress.done, 2)
+        for (name, width, height) in [("short", 4000, 1), ("narrow", 1, 4000)] {
+            let strip = try ImageLoader().load(URL(fileURLWithPath: job.output).appendingPathComponent(name + ".strip.png"), channels: 1)
+            let scale = Finisher.stripScale(width: width, height: height, count: 3)
+            let expected = Finisher.stripSize(width: width, height: height, count: 3, scale: scale)
+            XCTAssertEqual([strip.width, strip.height], [expected.width, expected.height], name)
+            XCTAssertEqual(scale, 1, "\(name): the inputs' own size, not enlarged")
+        }
+        XCTAssertEqual(Finisher.stripScale(width: 1000, height: 1, count: 3), 1)
+        XCTAssertEqual(Finisher.stripScale(width: 100, height: 1, count: 3), 13, "the widest that fits 4096")
+        XCTAssertEqual(Finisher.stripScale(width: 28, height: 28, count: 3), 4, "small images still reach 128 high")
+    }
+    func testASecondRunIntoALockedFolderRefusesOrWaits() throws {
+        let folder = try Fixtures.folder()
+        let input = folder.appendingPathComponent("in")
+        try Fixtures.write(Fixtures.image(width: 30, height: 30), "x.png", in: input)
+        let job = try job(folder, input: input)
+        try FileManager.default.createDirectory(atPath: job.output, withIntermediateDirectories: true)
+        let lockPath = job.output + "/.ign.lock"
+        let held = open(lockPath, O_RDWR | O_CREAT, 0o644)
+        XCTAssertEqual(flock(held, LOCK_EX | LOCK_NB), 0)
+
+        XCTAssertThrowsError(try PipelineRunner(job: job).run()) { error in
+            let error = error as? PipelineError
+            XCTAssertEqual(error?.code, .usage)
+            XCTAssertTrue(error?.message.contains("another ign run is writing into \(FileSystem.realPath(job.output))") == true, "\(String(describing: error))")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: job.output + "/metrics.jsonl"), "refused before writing")
+
+        final class Outcome: @unchecked Sendable { var done: Int? }  // written before `ended` is signalled
+        let outcome = Outcome(), ended = DispatchSemaphore(value: 0)
+        let waiting = PipelineRunner(job: job, waitsForLock: true)
+        DispatchQueue.global().async {
+            outcome.done = (try? waiting.run())?.progress.done
+            ended.signal()
+        }
+        XCTAssertEqual(ended.wait(timeout: .now() + 0.5), .timedOut, "waits while the lock is held")
+        close(held)
+        XCTAssertEqual(ended.wait(timeout: .now() + 30), .success)
+        XCTAssertEqual(outcome.done, 1)
+        XCTAssertEqual(try PipelineRunner(job: job).run().summary.images, 1, "the lock is released after a run")
+        XCTAssertTrue(FileSystem.isFile(lockPath), "the lock file stays")
+        let discovered = try Discovery(root: URL(fileURLWithPath: job.output), include: [], exclude: [], followSymlinks: false, skipping: nil).run()
+        XCTAssertFalse(discovered.files.contains(".ign.lock"), "never an input")
+    }
+    func testANonFiniteNetworkOutputIsAFailureNotAMetric() throws {
+        let folder = try Fixtures.folder()
+        let input = folder.appendingPathComponent("in")
+        try Fixtures.write(Fixtures.image(width: 30, height: 30, channels: 1), "x.png", in: input)
+        // Finite weights whose products overflow: the last layer's sums over input channels of
+        // alternating sign (on inputs ≥ 0 that the BatchNorm shift of 10 keeps mostly positive) are NaN.
+        let model = try IGNModel(architecture: .dcgan28, channels: 1)
+        model.initialize(seed: 1)
+        var tensors = model.stateTensors()
+        let last = tensors["decoder.9.weight"]!, beta = tensors["decoder.7.bias"]!
+        tensors["decoder.9.weight"] = .init(floats: (0..<last.count).map { $0 / 16 % 2 == 0 ? .greatestFiniteMagnitude : -.greatestFiniteMagnitude },
+                                            shape: last.shape)
+        tensors["decoder.7.bias"] = .init(floats: [Float](repeating: 10, count: beta.count), shape: beta.shape)
+        let url = folder.appendingPathComponent("overflowing.safetensors")
+        try SafeTensors.write(.init(tensors: tensors, metadata: model.metadata), to: url)
+        var job = Job(input: input.path, output: folder.appendingPathComponent("out").path, model: url.path)
+        job.corruptions = [.noise(sigma: 0.1)]
+        job.artifacts = [.output, .strip]
+        var failures: [FailureRecord] = []
+        let runner = PipelineRunner(job: job)
+        runner.onFailure = { failures.append($0) }
+        let report = try runner.run()
+        XCTAssertEqual(report.progress.done, 0)
+        XCTAssertEqual(failures.map(\.path), ["x.png"])
+        XCTAssertEqual(failures.first?.code, "nonFinite")
+        XCTAssertTrue(failures.first?.message.contains("the network's output holds") == true, "\(failures)")
+        let out = URL(fileURLWithPath: job.output)
+        XCTAssertEqual(Fixtures.lines(out.appendingPathComponent("metrics.jsonl")), [], "no metric of a NaN")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("x.png").path))
+        XCTAssertEqual(report.summary.failures, 1)
     }
 }
