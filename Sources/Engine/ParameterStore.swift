@@ -73,4 +73,16 @@ public final class ParameterStore {
     /// Looks a tensor up by name.
     public func parameter(_ name: String) -> View? { layout.parameters.first { $0.name == name } }
     public func buffer(_ name: String) -> View? { layout.buffers.first { $0.name == name } }
+
+    /// The first parameter or buffer value that is NaN or infinite, with its tensor's name and
+    /// its index in that tensor; nil when all are finite.
+    public func firstNonFinite() -> (name: String, index: Int, value: Float)? {
+        for (views, base) in [(layout.parameters, parameters), (layout.buffers, buffers)] {
+            for view in views {
+                let values = UnsafeBufferPointer(start: base + view.offset, count: view.count)
+                if let bad = values.firstIndex(where: { !$0.isFinite }) { return (view.name, bad, values[bad]) }
+            }
+        }
+        return nil
+    }
 }

@@ -115,15 +115,14 @@ public final class IGNModel {
                     throw TensorFileError(.mismatch, path, "tensor '\(v.name)' has shape \(entry.shape), \(architecture.name) needs \(v.shape)")
                 }
                 guard entry.dtype != .i64 else { throw TensorFileError(.mismatch, path, "tensor '\(v.name)' is an integer tensor") }
-                let values = entry.floats()
-                if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                    throw TensorFileError(.nonFinite, path, "tensor '\(v.name)' holds \(values[bad]) at index \(bad): a model's weights and statistics must be finite")
-                }
-                (base + v.offset).update(from: values, count: v.count)
+                (base + v.offset).update(from: entry.floats(), count: v.count)
             }
         }
         try copy(store.layout.parameters, into: store.parameters)
         try copy(store.layout.buffers, into: store.buffers)
+        if let bad = store.firstNonFinite() {
+            throw TensorFileError(.nonFinite, path, "tensor '\(bad.name)' holds \(bad.value) at index \(bad.index): a model's weights and statistics must be finite")
+        }
         for (i, name) in store.layout.counters.enumerated() {
             guard let value = file.tensors[name]!.int64() else {
                 throw TensorFileError(.mismatch, path, "tensor '\(name)' must be an int64 scalar")

@@ -114,7 +114,7 @@ public final class Trainer {
                                     + "tight \(losses.tight)): training stopped; \(kept)")
             }
             state.adam.update(model.network.store)
-            if let bad = firstNonFiniteTensor() {
+            if let bad = model.network.store.firstNonFinite() {
                 throw TrainingError(.nonFinite, "step \(state.step + 1): tensor '\(bad.name)' became \(bad.value): training stopped; \(kept)")
             }
             state.step += 1
@@ -132,19 +132,6 @@ public final class Trainer {
             }
         }
         try Checkpoint.write(self, to: checkpoint)
-    }
-
-    /// The first weight or BatchNorm statistic that is NaN or infinite, with its value.
-    private func firstNonFiniteTensor() -> (name: String, value: Float)? {
-        let store = model.network.store
-        for (views, base) in [(store.layout.parameters, store.parameters), (store.layout.buffers, store.buffers)] {
-            for view in views {
-                if let bad = UnsafeBufferPointer(start: base + view.offset, count: view.count).first(where: { !$0.isFinite }) {
-                    return (view.name, bad)
-                }
-            }
-        }
-        return nil
     }
 
     /// The sample order of an epoch: a permutation seeded by (seed, epoch), or the file order.
