@@ -1,203 +1,161 @@
-/// Shape of one sample's activation: channels × height × width.
-public struct SampleShape: Equatable, Sendable, CustomStringConvertible {
-    public var channels: Int, height: Int, width: Int
-    public init(channels: Int, height: Int, width: Int) {
-        self.channels = channels; self.height = height; self.width = width
-    }
-    public var count: Int { channels * height * width }
-    public var description: String { "\(channels)×\(height)×\(width)" }
-}
-
-/// Convolution hyper-parameters (all convolutions here are square and have a bias).
-public struct ConvSpec: Equatable, Sendable {
-    public var inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int
-    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int, padding: Int) {
-        self.inChannels = inChannels; self.outChannels = outChannels
-        self.kernel = kernel; self.stride = stride; self.padding = padding
-    }
-}
-
-/// One layer of a sequential network.
+/// A layer as an architecture declares it. ``makeLayer()`` is the one place a kind of layer is
+/// turned into its type.
 public enum LayerSpec: Equatable, Sendable {
     case conv2d(ConvSpec)
     case convTranspose2d(ConvSpec)
     case batchNorm2d(channels: Int)
+    case groupNorm(groups: Int, channels: Int)
     case activation(Activation)
+    case upsample(factor: Int)
+    /// The previous layer's output plus the output of the layer named (`"input"`: the network's input).
+    case add(String)
+    /// The previous layer's channels followed by those of the layer named.
+    case concat(String)
+
+    /// The layer whose output this one takes besides the previous layer's.
+    public var skipSource: String? {
+        switch self {
+        case .add(let name), .concat(let name): return name
+        default: return nil
+        }
+    }
+
+    public func makeLayer() -> Layer {
+        switch self {
+        case .conv2d(let s): return Conv2d(s)
+        case .convTranspose2d(let s): return ConvTranspose2d(s)
+        case .batchNorm2d(let c): return BatchNorm2d(channels: c)
+        case .groupNorm(let g, let c): return GroupNorm(groups: g, channels: c)
+        case .activation(let f): return ActivationLayer(f)
+        case .upsample(let f): return Upsample(factor: f)
+        case .add: return Add()
+        case .concat: return Concat()
+        }
+    }
 }
 
-/// A feed-forward chain of layers whose weights live in one `ParameterStore`, with
-/// PyTorch-compatible tensor names (`prefix.N.weight`, …).
+/// A network of layers whose weights live in one `ParameterStore`, with PyTorch-compatible
+/// tensor names (`prefix.N.weight`, …). Layers run in order; each takes the previous layer's
+/// output, and a skip connection (``LayerSpec/add(_:)``, ``LayerSpec/concat(_:)``) also an
+/// earlier one's.
 ///
 /// Batches flow through it channel-major, `[C][N][H][W]`: each convolution is then one GEMM
 /// whose result needs no reshuffling. `ChannelMajor` converts to and from NCHW at the edges.
+/// A network built for one input shape runs on any other its layers accept (a
+/// fully-convolutional one on any H×W): `forward(…, shape:)`.
 public final class Network {
-    /// A layer bound to its tensors in the store.
-    public struct Layer {
+    /// A layer bound to its place in the network.
+    public struct Node {
         public let name: String
         public let spec: LayerSpec
-        public let input: SampleShape
-        public let output: SampleShape
-        public let weight: ParameterStore.View?
-        public let bias: ParameterStore.View?
-        let runningMean: ParameterStore.View?
-        let runningVariance: ParameterStore.View?
-        let counter: Int?
-
-        var geometry: ConvGeometry? {
-            switch spec {
-            case .conv2d(let s):
-                return ConvGeometry(channels: s.inChannels, kernel: s.kernel, stride: s.stride, padding: s.padding,
-                                    imageH: input.height, imageW: input.width, gridH: output.height, gridW: output.width)
-            case .convTranspose2d(let s):
-                return ConvGeometry(channels: s.outChannels, kernel: s.kernel, stride: s.stride, padding: s.padding,
-                                    imageH: output.height, imageW: output.width, gridH: input.height, gridW: input.width)
-            default: return nil
-            }
-        }
+        public let layer: Layer
+        /// Activations it reads: 0 is the network's input, `i + 1` the output of node `i`.
+        public let inputs: [Int]
+        /// Per input: whether a later node (or an earlier input of this one) reads it too, so
+        /// that this node's gradient for it must be added to what is there.
+        let accumulates: [Bool]
     }
 
-    public let layers: [Layer]
+    public let nodes: [Node]
     public let store: ParameterStore
-    public var inputShape: SampleShape { layers[0].input }
-    public var outputShape: SampleShape { layers[layers.count - 1].output }
-
-    /// Errors in a layer list (channel mismatch, a kernel larger than its input).
-    public struct ShapeError: Error, CustomStringConvertible {
-        public let description: String
-    }
+    /// The input shape the network was built for, and its output shape.
+    public let inputShape: SampleShape, outputShape: SampleShape
 
     /// Builds the network for samples of `input` shape; `layers` are (name, spec) pairs.
     public init(input: SampleShape, layers specs: [(name: String, spec: LayerSpec)]) throws {
+        guard !specs.isEmpty else { throw ShapeError("a network needs at least one layer") }
         var layout = ParameterStore.Layout()
-        var shape = input
-        var bound: [Layer] = []
-        for (name, spec) in specs {
-            var out = shape
-            var weight: ParameterStore.View?, bias: ParameterStore.View?
-            var rm: ParameterStore.View?, rv: ParameterStore.View?, counter: Int?
-            switch spec {
-            case .conv2d(let s), .convTranspose2d(let s):
-                guard s.inChannels == shape.channels else {
-                    throw ShapeError(description: "\(name): expects \(s.inChannels) channels, gets \(shape)")
-                }
-                let transposed: Bool
-                if case .convTranspose2d = spec { transposed = true } else { transposed = false }
-                if transposed {
-                    out.height = (shape.height - 1) * s.stride - 2 * s.padding + s.kernel
-                    out.width = (shape.width - 1) * s.stride - 2 * s.padding + s.kernel
-                    weight = layout.addParameter("\(name).weight", shape: [s.inChannels, s.outChannels, s.kernel, s.kernel])
-                } else {
-                    out.height = (shape.height + 2 * s.padding - s.kernel) / s.stride + 1
-                    out.width = (shape.width + 2 * s.padding - s.kernel) / s.stride + 1
-                    weight = layout.addParameter("\(name).weight", shape: [s.outChannels, s.inChannels, s.kernel, s.kernel])
-                }
-                guard out.height > 0, out.width > 0 else {
-                    throw ShapeError(description: "\(name): input \(shape) too small for kernel \(s.kernel)")
-                }
-                out.channels = s.outChannels
-                bias = layout.addParameter("\(name).bias", shape: [s.outChannels])
-            case .batchNorm2d(let channels):
-                guard channels == shape.channels else {
-                    throw ShapeError(description: "\(name): expects \(channels) channels, gets \(shape)")
-                }
-                weight = layout.addParameter("\(name).weight", shape: [channels])
-                bias = layout.addParameter("\(name).bias", shape: [channels])
-                rm = layout.addBuffer("\(name).running_mean", shape: [channels])
-                rv = layout.addBuffer("\(name).running_var", shape: [channels])
-                counter = layout.addCounter("\(name).num_batches_tracked")
-            case .activation:
-                break
+        var index = ["input": 0]
+        var wiring: [[Int]] = []
+        var layers: [Layer] = []
+        for (i, (name, spec)) in specs.enumerated() {
+            guard index[name] == nil else { throw ShapeError("\(name): two layers have this name") }
+            var inputs = [i]
+            if let source = spec.skipSource {
+                guard let j = index[source] else { throw ShapeError("\(name): no earlier layer named '\(source)'") }
+                inputs.append(j)
             }
-            bound.append(Layer(name: name, spec: spec, input: shape, output: out, weight: weight, bias: bias,
-                               runningMean: rm, runningVariance: rv, counter: counter))
-            shape = out
+            let layer = spec.makeLayer()
+            layer.register(name, in: &layout)
+            layers.append(layer)
+            wiring.append(inputs)
+            index[name] = i + 1
         }
-        guard !bound.isEmpty else { throw ShapeError(description: "a network needs at least one layer") }
-        layers = bound
+        let consumed = Set(wiring.joined())
+        if let unused = (1..<specs.count).first(where: { !consumed.contains($0) }) {
+            throw ShapeError("\(specs[unused - 1].name): its output is never used")
+        }
+        nodes = specs.indices.map { i in
+            let inputs = wiring[i]
+            let accumulates = inputs.enumerated().map { k, j in
+                wiring[(i + 1)...].contains { $0.contains(j) } || inputs[..<k].contains(j)
+            }
+            return Node(name: specs[i].name, spec: specs[i].spec, layer: layers[i], inputs: inputs, accumulates: accumulates)
+        }
         store = ParameterStore(layout: layout)
+        inputShape = input
+        outputShape = try Self.shapes(nodes, input: input).last!
         resetBatchNormState()
+    }
+
+    /// The shape of every activation for an input of `shape`: `[input, node 0's output, …]`.
+    public func shapes(for shape: SampleShape) throws -> [SampleShape] { try Self.shapes(nodes, input: shape) }
+
+    private static func shapes(_ nodes: [Node], input: SampleShape) throws -> [SampleShape] {
+        var shapes = [input]
+        for node in nodes {
+            do {
+                shapes.append(try node.layer.outputShape(node.inputs.map { shapes[$0] }))
+            } catch let error as ShapeError {
+                throw ShapeError("\(node.name): \(error.description)")
+            }
+        }
+        return shapes
     }
 
     /// PyTorch's fresh BatchNorm state: running mean 0, running variance 1, counter 0.
     public func resetBatchNormState() {
-        for layer in layers {
-            if let rm = layer.runningMean, let rv = layer.runningVariance {
-                (store.buffers + rm.offset).update(repeating: 0, count: rm.count)
-                (store.buffers + rv.offset).update(repeating: 1, count: rv.count)
-            }
-            if let counter = layer.counter { store.counters[counter] = 0 }
-        }
+        for node in nodes { (node.layer as? BatchNorm2d)?.resetRunningStatistics(store) }
     }
 
-    /// Multiply-adds of one sample's forward pass (for FLOP figures).
+    /// Multiply-adds of one sample's forward pass at the built input shape (for FLOP figures).
     public var multiplyAddsPerSample: Int {
-        layers.reduce(0) { total, layer in
-            guard let g = layer.geometry else { return total }
-            switch layer.spec {
-            case .conv2d(let s): return total + g.gridSize * s.outChannels * g.columnRows
-            case .convTranspose2d(let s): return total + g.gridSize * s.inChannels * g.columnRows
-            default: return total
-            }
+        let shapes = try! shapes(for: inputShape)
+        return nodes.indices.reduce(0) { total, i in
+            total + nodes[i].layer.multiplyAdds(nodes[i].inputs.map { shapes[$0] }, shapes[i + 1])
         }
     }
-
-    /// Column matrices up to this many floats stay in cache between im2col and the GEMM that reads them.
-    static let columnBudget = 1 << 19
-
-    /// `s` cut into consecutive pieces whose column matrices fit `columnBudget`.
-    static func chunks(_ s: SampleRange, columnsPerSample: Int) -> [SampleRange] {
-        let size = max(1, columnBudget / max(columnsPerSample, 1))
-        return stride(from: s.range.lowerBound, to: s.range.upperBound, by: size).map {
-            SampleRange(batch: s.batch, $0..<min($0 + size, s.range.upperBound))
-        }
-    }
-
-    @inline(__always) func param(_ view: ParameterStore.View) -> UnsafeMutablePointer<Float> {
-        store.parameters + view.offset
-    }
-    @inline(__always) func grad(_ view: ParameterStore.View) -> UnsafeMutablePointer<Float> {
-        store.gradients + view.offset
-    }
-}
-
-/// How a forward pass treats BatchNorm.
-public enum ForwardMode: Equatable, Sendable {
-    /// Batch statistics; running statistics updated when `updateRunningStats`.
-    case train(updateRunningStats: Bool)
-    /// Running statistics.
-    case eval
 }
 
 /// The activations one forward pass keeps for its backward, reusable across passes
 /// (its buffers are allocated once and grown only when needed).
 public final class Trace {
-    /// `activations[0]` is the input, `activations[i + 1]` the output of layer `i`.
+    /// `activations[0]` is the input, `activations[i + 1]` the output of node `i`.
     var activations: [FloatBuffer] = []
-    /// Per conv layer in training mode: im2col of its input. Per BatchNorm layer: mean and 1/σ per channel.
-    var saved: [FloatBuffer] = []
+    /// Per node: what its layer kept for the backward.
+    var saved: [SavedState?] = []
+    /// The shape of every activation of the last pass.
+    public private(set) var shapes: [SampleShape] = []
     public private(set) var batch = 0
     public private(set) var mode: ForwardMode = .eval
 
     public init() {}
 
-    /// The output of the last forward pass, channel-major.
+    /// The output of the last forward pass, channel-major, and its shape.
     public var output: UnsafeMutablePointer<Float> { activations[activations.count - 1].pointer }
+    public var outputShape: SampleShape { shapes[shapes.count - 1] }
 
-    func prepare(for network: Network, batch n: Int, mode: ForwardMode) {
+    func prepare(for network: Network, shapes: [SampleShape], batch n: Int, mode: ForwardMode) {
         self.batch = n
         self.mode = mode
-        if activations.count != network.layers.count + 1 {
-            activations = (0...network.layers.count).map { _ in FloatBuffer(count: 0) }
-            saved = network.layers.map { _ in FloatBuffer(count: 0) }
+        self.shapes = shapes
+        if activations.count != shapes.count {
+            activations = shapes.map { _ in FloatBuffer(count: 0) }
+            saved = network.nodes.map { _ in nil }
         }
-        activations[0].reserve(n * network.inputShape.count)
-        for (i, layer) in network.layers.enumerated() {
-            activations[i + 1].reserve(n * layer.output.count)
-            switch layer.spec {
-            case .conv2d: if case .train = mode { saved[i].reserve(layer.geometry!.columnRows * n * layer.geometry!.gridSize) }
-            case .batchNorm2d(let c): saved[i].reserve(2 * c)
-            default: break
-            }
+        for (j, shape) in shapes.enumerated() { activations[j].reserve(n * shape.count) }
+        for (i, node) in network.nodes.enumerated() {
+            saved[i] = node.layer.prepareSaved(saved[i], node.inputs.map { shapes[$0] }, batch: n)
         }
     }
 }
@@ -208,50 +166,73 @@ public final class Workspace {
     let pool: WorkerPool
     /// Per worker: column matrices of its samples.
     var columns: [FloatBuffer]
-    /// im2col of a ConvTranspose2d's output gradient for the whole batch (every worker fills its columns).
-    var sharedColumns = FloatBuffer(count: 0)
-    /// Gradients flowing backwards through the batch, alternating between layers.
-    var flowing = [FloatBuffer(count: 0), FloatBuffer(count: 0)]
-    /// Per BatchNorm layer: every worker's partial sums (forward moments, backward sums).
-    var partials: [Int: UnsafeMutablePointer<Double>] = [:]
-    var partialsCapacity = 0
+    /// Whole-batch scratch of a backward (im2col of a convolution's input or output gradient).
+    var shared = FloatBuffer(count: 0)
+    /// Per activation: the gradient flowing back into it.
+    var gradients: [FloatBuffer] = []
+    /// Where a layer writes an input gradient that is then added to what is there (two: a layer
+    /// may add into both of its inputs).
+    var spares = [FloatBuffer(count: 0), FloatBuffer(count: 0)]
+    /// Cross-worker sums: two alternating slots of `reductionCapacity` doubles per worker.
+    var reductions: UnsafeMutablePointer<Double>?
+    var reductionCapacity = 0
+    /// Per worker: how many sums it has taken part in during the current pass.
+    var reductionRounds: [Int]
 
     /// A workspace running passes on `threads` threads (at least 1).
     public init(threads: Int) {
         pool = WorkerPool(size: threads)
         columns = (0..<pool.size).map { _ in FloatBuffer(count: 0) }
+        reductionRounds = Array(repeating: 0, count: pool.size)
     }
 
-    deinit { for p in partials.values { p.deallocate() } }
+    deinit { reductions?.deallocate() }
 
     public var threads: Int { pool.size }
 
     /// Threads worth using for `n` samples: each needs at least one.
     func workers(for n: Int) -> Int { min(pool.size, n) }
 
-    func prepare(_ network: Network, batch n: Int, workers: Int) {
+    func prepare(_ network: Network, shapes: [SampleShape], batch n: Int, workers: Int, backward: Bool) {
         let perWorker = (n + workers - 1) / workers
-        let columnSize = network.layers.compactMap { layer in
-            layer.geometry.map { g in
-                let perSample = g.columnRows * g.gridSize
-                return perSample * min(perWorker, max(1, Network.columnBudget / perSample))
-            }
-        }.max() ?? 0
+        var columnSize = 0, sharedSize = 0, reduction = 0
+        for (i, node) in network.nodes.enumerated() {
+            let inputs = node.inputs.map { shapes[$0] }
+            columnSize = max(columnSize, node.layer.workerScratch(inputs, shapes[i + 1], samples: perWorker))
+            if backward { sharedSize = max(sharedSize, node.layer.sharedScratch(inputs, shapes[i + 1], batch: n)) }
+            reduction = max(reduction, node.layer.reductionSize(inputs))
+        }
         for w in 0..<workers { columns[w].reserve(columnSize) }
-        let widest = network.layers.map { layer -> Int in
-            if case .batchNorm2d(let c) = layer.spec { return c } else { return 0 }
-        }.max()!
-        let needed = 4 * widest * workers
-        if needed > partialsCapacity {
-            for p in partials.values { p.deallocate() }
-            partials = [:]
-            partialsCapacity = needed
+        shared.reserve(sharedSize)
+        if reduction > reductionCapacity {
+            reductions?.deallocate()
+            reductions = .allocate(capacity: 2 * reduction * pool.size)
+            reductionCapacity = reduction
         }
-        for (i, layer) in network.layers.enumerated() where partials[i] == nil {
-            if case .batchNorm2d = layer.spec {
-                partials[i] = .allocate(capacity: partialsCapacity)
-            }
+        for w in 0..<pool.size { reductionRounds[w] = 0 }
+        if backward {
+            if gradients.count != shapes.count { gradients = shapes.map { _ in FloatBuffer(count: 0) } }
+            for (j, shape) in shapes.enumerated() { gradients[j].reserve(n * shape.count) }
+            let largest = shapes.map(\.count).max()! * n
+            for spare in spares { spare.reserve(largest) }
         }
+    }
+
+    /// Every worker's `partial` summed in worker order. A worker's values go into one of two
+    /// slots, alternating by round: by the time a slot is written again, every worker has passed
+    /// the barrier of the round in between, so nobody still reads it.
+    func sumOverWorkers(_ partial: [Double], worker: Int, workers: Int) -> [Double] {
+        let round = reductionRounds[worker]
+        reductionRounds[worker] += 1
+        let slot = reductions! + (round % 2) * reductionCapacity * pool.size
+        (slot + worker * reductionCapacity).update(from: partial, count: partial.count)
+        pool.barrier()
+        var total = [Double](repeating: 0, count: partial.count)
+        for other in 0..<workers {
+            let values = slot + other * reductionCapacity
+            for k in total.indices { total[k] += values[k] }
+        }
+        return total
     }
 
     /// Runs `body(worker, samples)` over the batch split into `workers` contiguous sample ranges;
@@ -268,79 +249,30 @@ public final class Workspace {
 }
 
 extension Network {
-    /// Runs the network on `n` samples read from `input` (channel-major), recording into `trace`.
-    /// Returns the output (channel-major), owned by `trace`.
+    /// Runs the network on `n` samples of `shape` (the built input shape when nil) read from
+    /// `input` (channel-major), recording into `trace`. Returns the output (channel-major,
+    /// `trace.outputShape`), owned by `trace`. The shape must be one ``shapes(for:)`` accepts.
     @discardableResult
-    public func forward(_ input: UnsafePointer<Float>, batch n: Int, mode: ForwardMode, trace: Trace,
-                        workspace: Workspace) -> UnsafeMutablePointer<Float> {
-        trace.prepare(for: self, batch: n, mode: mode)
-        trace.activations[0].pointer.update(from: input, count: n * inputShape.count)
+    public func forward(_ input: UnsafePointer<Float>, batch n: Int, shape: SampleShape? = nil, mode: ForwardMode,
+                        trace: Trace, workspace: Workspace) -> UnsafeMutablePointer<Float> {
+        let shapes: [SampleShape]
+        do { shapes = try self.shapes(for: shape ?? inputShape) } catch { preconditionFailure("\(error)") }
+        trace.prepare(for: self, shapes: shapes, batch: n, mode: mode)
+        trace.activations[0].pointer.update(from: input, count: n * shapes[0].count)
         let workers = workspace.workers(for: n)
-        workspace.prepare(self, batch: n, workers: workers)
+        workspace.prepare(self, shapes: shapes, batch: n, workers: workers, backward: false)
+        let activations = trace.activations.map(\.pointer)
         // Eval mode keeps OpenBLAS single-threaded: its threads split a GEMM at points that
         // depend on the batch, and so would a sample's result.
         workspace.run(batch: n, workers: workers, blasThreads: mode != .eval) { w, s in
-            for i in self.layers.indices { self.forwardLayer(i, s, worker: w, workers: workers, mode: mode, trace: trace, workspace: workspace) }
-        }
-        if mode == .train(updateRunningStats: true) {
-            for layer in layers { if let counter = layer.counter { store.counters[counter] += 1 } }
+            for (i, node) in self.nodes.enumerated() {
+                node.layer.forward(LayerCall(inputs: node.inputs.map { activations[$0] }, inputShapes: node.inputs.map { shapes[$0] },
+                                             output: activations[i + 1], outputShape: shapes[i + 1], samples: s, mode: mode,
+                                             saved: trace.saved[i], store: self.store, workspace: workspace, worker: w,
+                                             workers: workers))
+            }
         }
         return trace.output
-    }
-
-    private func forwardLayer(_ i: Int, _ s: SampleRange, worker w: Int, workers: Int, mode: ForwardMode, trace: Trace,
-                              workspace: Workspace) {
-        let layer = layers[i], n = s.batch
-        let x = UnsafePointer(trace.activations[i].pointer), y = trace.activations[i + 1].pointer
-        let plane = layer.output.height * layer.output.width
-        switch layer.spec {
-        case .conv2d(let spec):
-            let g = layer.geometry!
-            for chunk in Self.chunks(s, columnsPerSample: g.columnRows * g.gridSize) {
-                let (col, ldCol): (UnsafeMutablePointer<Float>, Int)
-                if case .train = mode {
-                    (col, ldCol) = (trace.saved[i].pointer + chunk.first * g.gridSize, n * g.gridSize)
-                } else {
-                    (col, ldCol) = (workspace.columns[w].pointer, chunk.count * g.gridSize)
-                }
-                conv2dForward(x: x, y: y, col: col, ldCol: ldCol, weight: param(layer.weight!), bias: param(layer.bias!),
-                              outChannels: spec.outChannels, geometry: g, samples: chunk, perSample: mode == .eval)
-            }
-        case .convTranspose2d(let spec):
-            let g = layer.geometry!
-            for chunk in Self.chunks(s, columnsPerSample: g.columnRows * g.gridSize) {
-                convTranspose2dForward(x: x, y: y, colScratch: workspace.columns[w].pointer, weight: param(layer.weight!),
-                                       bias: param(layer.bias!), inChannels: spec.inChannels, geometry: g, samples: chunk,
-                                       perSample: mode == .eval)
-            }
-        case .batchNorm2d(let c):
-            switch mode {
-            case .train(let update):
-                let partials = workspace.partials[i]!
-                BatchNorm.moments(x, s, channels: c, plane: plane, into: partials + w * 2 * c)
-                workspace.pool.barrier()
-                var total = [Double](repeating: 0, count: 2 * c)
-                for other in 0..<workers { for k in 0..<(2 * c) { total[k] += partials[other * 2 * c + k] } }
-                // Every worker derives the same statistics; worker 0 keeps them and updates the running ones.
-                var local = [Float](repeating: 0, count: 2 * c)
-                local.withUnsafeMutableBufferPointer { stats in
-                    let running = (update && w == 0)
-                        ? (mean: store.buffers + layer.runningMean!.offset, variance: store.buffers + layer.runningVariance!.offset)
-                        : nil
-                    BatchNorm.statistics(moments: total, channels: c, count: n * plane, mean: stats.baseAddress!,
-                                         invStd: stats.baseAddress! + c, running: running)
-                    if w == 0 { trace.saved[i].pointer.update(from: stats.baseAddress!, count: 2 * c) }
-                    BatchNorm.normalize(x, y, s, channels: c, plane: plane, gamma: param(layer.weight!), beta: param(layer.bias!),
-                                        mean: stats.baseAddress!, invStd: stats.baseAddress! + c)
-                }
-            case .eval:
-                BatchNorm.normalizeEval(x, y, s, channels: c, plane: plane, gamma: param(layer.weight!), beta: param(layer.bias!),
-                                        runningMean: store.buffers + layer.runningMean!.offset,
-                                        runningVariance: store.buffers + layer.runningVariance!.offset)
-            }
-        case .activation(let f):
-            f.forward(x, y, s, channels: layer.output.channels, plane: plane)
-        }
     }
 
     /// Backpropagates `outputGrad` (channel-major, same shape as the trace's output) through the
@@ -354,85 +286,35 @@ extension Network {
     public func backward(_ outputGrad: UnsafePointer<Float>, trace: Trace, workspace: Workspace,
                          parameterGradients: Bool, inputGradient: Bool) -> UnsafePointer<Float>? {
         guard case .train = trace.mode else { preconditionFailure("backward needs a training-mode trace") }
-        let n = trace.batch
-        let largest = layers.map { max($0.input.count, $0.output.count) }.max()! * n
-        for buffer in workspace.flowing { buffer.reserve(largest) }
-        workspace.flowing[0].pointer.update(from: outputGrad, count: n * outputShape.count)
+        let n = trace.batch, shapes = trace.shapes
         let workers = workspace.workers(for: n)
-        workspace.prepare(self, batch: n, workers: workers)
-        let transposedColumns = layers.map { layer -> Int in
-            if case .convTranspose2d = layer.spec, let g = layer.geometry { return g.columnRows * g.gridSize } else { return 0 }
-        }.max()!
-        workspace.sharedColumns.reserve(transposedColumns * n)
-        var finalIndex = 0
+        workspace.prepare(self, shapes: shapes, batch: n, workers: workers, backward: true)
+        workspace.gradients[shapes.count - 1].pointer.update(from: outputGrad, count: n * shapes[shapes.count - 1].count)
+        let activations = trace.activations.map(\.pointer), gradients = workspace.gradients.map(\.pointer)
+        let spares = workspace.spares.map(\.pointer)
         workspace.run(batch: n, workers: workers) { w, s in
-            var k = 0
-            for i in self.layers.indices.reversed() {
-                let last = i == 0 && !inputGradient
-                self.backwardLayer(i, s, worker: w, workers: workers, trace: trace, workspace: workspace,
-                                   dy: workspace.flowing[k % 2].pointer, dx: last ? nil : workspace.flowing[(k + 1) % 2].pointer,
-                                   parameterGradients: parameterGradients)
-                if last { break }
-                k += 1
-                // The next layer needs this one's input gradient for the whole batch (weight gradients
-                // sum over all samples), and writes into the buffer this one read, in another layout.
-                workspace.pool.barrier()
-            }
-            if w == 0 { finalIndex = k % 2 }
-        }
-        return inputGradient ? UnsafePointer(workspace.flowing[finalIndex].pointer) : nil
-    }
-
-    private func backwardLayer(_ i: Int, _ s: SampleRange, worker w: Int, workers: Int, trace: Trace, workspace: Workspace,
-                               dy: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>?, parameterGradients: Bool) {
-        let layer = layers[i], n = s.batch
-        let x = UnsafePointer(trace.activations[i].pointer), y = UnsafePointer(trace.activations[i + 1].pointer)
-        let plane = layer.output.height * layer.output.width
-        /// This worker's share of `count` rows.
-        func share(_ count: Int) -> Range<Int> { (count * w / workers)..<(count * (w + 1) / workers) }
-        switch layer.spec {
-        case .conv2d(let spec):
-            let g = layer.geometry!
-            if parameterGradients {
-                conv2dWeightGradient(dy: dy, col: trace.saved[i].pointer, ldCol: n * g.gridSize, weightGrad: grad(layer.weight!),
-                                     biasGrad: grad(layer.bias!), rows: share(spec.outChannels), geometry: g, batch: n)
-            }
-            if let dx {
-                for chunk in Self.chunks(s, columnsPerSample: g.columnRows * g.gridSize) {
-                    conv2dInputGradient(dy: dy, weight: param(layer.weight!), dx: dx, colScratch: workspace.columns[w].pointer,
-                                        outChannels: spec.outChannels, geometry: g, samples: chunk)
+            for (i, node) in self.nodes.enumerated().reversed() {
+                let targets = node.inputs.enumerated().map { k, j -> UnsafeMutablePointer<Float>? in
+                    guard j > 0 || inputGradient else { return nil }
+                    return node.accumulates[k] ? spares[k] : gradients[j]
                 }
+                let call = LayerCall(inputs: node.inputs.map { activations[$0] }, inputShapes: node.inputs.map { shapes[$0] },
+                                     output: activations[i + 1], outputShape: shapes[i + 1], samples: s, mode: trace.mode,
+                                     saved: trace.saved[i], store: self.store, workspace: workspace, worker: w, workers: workers)
+                node.layer.backward(call, LayerGradient(output: gradients[i + 1], inputs: targets, parameters: parameterGradients))
+                for (k, j) in node.inputs.enumerated() where node.accumulates[k] && targets[k] != nil {
+                    let shape = shapes[j]
+                    for c in 0..<shape.channels {
+                        let into = channelRun(gradients[j], channel: c, s, plane: shape.plane)
+                        let from = channelRun(spares[k], channel: c, s, plane: shape.plane)
+                        for e in 0..<into.count { into[e] += from[e] }
+                    }
+                }
+                // The next node needs this one's input gradient for the whole batch (weight
+                // gradients sum over all samples), and may overwrite scratch this one read.
+                if i > 0 { workspace.pool.barrier() }
             }
-        case .convTranspose2d(let spec):
-            let g = layer.geometry!, dcol = workspace.sharedColumns.pointer
-            im2col(dy, s, dcol + s.first * g.gridSize, ldCol: n * g.gridSize, g)
-            workspace.pool.barrier()
-            if parameterGradients {
-                convTranspose2dWeightGradient(dy: dy, x: x, dcol: dcol, weightGrad: grad(layer.weight!), biasGrad: grad(layer.bias!),
-                                              rows: share(spec.inChannels), biasChannels: share(spec.outChannels),
-                                              geometry: g, batch: n)
-            }
-            if let dx {
-                convTranspose2dInputGradient(dcol: dcol, weight: param(layer.weight!), dx: dx, inChannels: spec.inChannels,
-                                             geometry: g, samples: s)
-            }
-        case .batchNorm2d(let c):
-            let stats = trace.saved[i].pointer, partials = workspace.partials[i]! + 2 * c * workers
-            BatchNorm.backwardSums(dy: dy, x: x, s, channels: c, plane: plane, mean: stats, invStd: stats + c,
-                                   into: partials + w * 2 * c)
-            workspace.pool.barrier()
-            var total = [Double](repeating: 0, count: 2 * c)
-            for other in 0..<workers { for k in 0..<(2 * c) { total[k] += partials[other * 2 * c + k] } }
-            if parameterGradients && w == 0 {
-                let gammaGrad = grad(layer.weight!), betaGrad = grad(layer.bias!)
-                for k in 0..<c { betaGrad[k] += Float(total[k]); gammaGrad[k] += Float(total[c + k]) }
-            }
-            if let dx {
-                BatchNorm.backwardInput(dy: dy, x: x, dx: dx, s, channels: c, plane: plane, gamma: param(layer.weight!),
-                                        mean: stats, invStd: stats + c, sums: total, count: n * plane)
-            }
-        case .activation(let f):
-            if let dx { f.backward(dy: dy, y: y, dx: dx, s, channels: layer.output.channels, plane: plane) }
         }
+        return inputGradient ? UnsafePointer(gradients[0]) : nil
     }
 }

@@ -27,16 +27,18 @@ public final class IGNModel {
         metadata = ["arch": architecture.name, "channels": String(channels)]
     }
 
-    /// DCGAN initialisation: conv weights N(0, 0.02), conv biases 0, BN weights N(1, 0.02), BN biases 0.
+    /// DCGAN initialisation: conv weights N(0, 0.02), conv biases 0, norm weights N(1, 0.02), norm biases 0.
     public func initialize(seed: UInt64) {
         var rng = RandomSource(seed: seed)
         let store = network.store
-        for layer in network.layers {
-            guard let weight = layer.weight, let bias = layer.bias else { continue }
-            let isNorm: Bool
-            if case .batchNorm2d = layer.spec { isNorm = true } else { isNorm = false }
-            rng.fillNormal(store.parameters + weight.offset, count: weight.count, mean: isNorm ? 1 : 0, std: 0.02)
-            (store.parameters + bias.offset).update(repeating: 0, count: bias.count)
+        for node in network.nodes {
+            for p in node.layer.initialization {
+                if p.std == 0 {
+                    (store.parameters + p.view.offset).update(repeating: p.mean, count: p.view.count)
+                } else {
+                    rng.fillNormal(store.parameters + p.view.offset, count: p.view.count, mean: p.mean, std: p.std)
+                }
+            }
         }
         network.resetBatchNormState()
     }

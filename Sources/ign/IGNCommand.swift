@@ -55,7 +55,7 @@ func failure(for error: Error) -> (status: ExitStatus, message: String) {
         return (.inputsFailed, error.count == 1 ? "1 input failed" : "\(error.count) inputs failed")
     case let error as DatasetError where error.code == .invalidArgument:
         return (.usage, error.message)
-    case is CommandError, is DatasetError, is ImagingError, is TensorFileError, is ModelError, is TrainingError, is Network.ShapeError:
+    case is CommandError, is DatasetError, is ImagingError, is TensorFileError, is ModelError, is TrainingError, is ShapeError:
         return (.fatal, String(describing: error))
     default:
         // ArgumentParser's own errors (parsing, `validate()`, `ValidationError`), and anything else.

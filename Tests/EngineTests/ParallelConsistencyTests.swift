@@ -18,6 +18,19 @@ final class ParallelConsistencyTests: XCTestCase {
         return net
     }
 
+    /// Skip connections, GroupNorm and upsampling, with a BatchNorm between them.
+    func makeSkipNetwork() throws -> Network {
+        let net = try Network(input: SampleShape(channels: 2, height: 8, width: 8), layers: [
+            ("a", .conv2d(ConvSpec(2, 4, kernel: 3, stride: 1, padding: 1))), ("b", .groupNorm(groups: 2, channels: 4)),
+            ("c", .activation(.leakyReLU(slope: 0.2))), ("d", .conv2d(ConvSpec(4, 6, kernel: 4, stride: 2, padding: 1))),
+            ("e", .batchNorm2d(channels: 6)), ("f", .activation(.relu)), ("g", .upsample(factor: 2)),
+            ("h", .concat("c")), ("i", .conv2d(ConvSpec(10, 2, kernel: 3, stride: 1, padding: 1))), ("j", .add("input")),
+        ])
+        var rng = RandomSource(seed: 5)
+        rng.fillNormal(net.store.parameters, count: net.store.count, std: 0.3)
+        return net
+    }
+
     struct Result { var eval: [Float]; var train: [Float]; var inputGrad: [Float]; var paramGrad: [Float]; var running: [Float] }
 
     func run(_ net: Network, threads: Int, batch n: Int, input: [Float], probe: [Float]) -> Result {
@@ -34,7 +47,14 @@ final class ParallelConsistencyTests: XCTestCase {
     }
 
     func testThreadCountsAgree() throws {
-        let net = try makeNetwork()
+        try threadCountsAgree(try makeNetwork())
+    }
+
+    func testThreadCountsAgreeWithSkipConnections() throws {
+        try threadCountsAgree(try makeSkipNetwork())
+    }
+
+    func threadCountsAgree(_ net: Network) throws {
         let n = 7
         var rng = RandomSource(seed: 4)
         let input = rng.normals(n * net.inputShape.count), probe = rng.normals(n * net.outputShape.count)

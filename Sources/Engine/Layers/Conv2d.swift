@@ -1,0 +1,169 @@
+/// Convolution hyper-parameters (all convolutions here are square and have a bias).
+public struct ConvSpec: Equatable, Sendable {
+    public var inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int, padding: Int) {
+        self.inChannels = inChannels; self.outChannels = outChannels
+        self.kernel = kernel; self.stride = stride; self.padding = padding
+    }
+}
+
+/// `nn.Conv2d`: cross-correlation with zero padding; weight `[Cout, Cin, k, k]`, bias `[Cout]`.
+///
+/// Forward: im2col of the worker's samples in cache-sized chunks, one GEMM per chunk (per sample
+/// in eval mode, see ``sampleGEMMs(perSample:count:columns:_:)``). Backward rebuilds im2col of the
+/// whole batch in shared scratch for the weight gradient rather than keeping it from the forward.
+public final class Conv2d: Layer {
+    public let spec: ConvSpec
+    public private(set) var weight: ParameterStore.View!, bias: ParameterStore.View!
+
+    public init(_ spec: ConvSpec) { self.spec = spec }
+
+    public func register(_ name: String, in layout: inout ParameterStore.Layout) {
+        weight = layout.addParameter("\(name).weight", shape: [spec.outChannels, spec.inChannels, spec.kernel, spec.kernel])
+        bias = layout.addParameter("\(name).bias", shape: [spec.outChannels])
+    }
+
+    public var initialization: [ParameterInit] { [.init(view: weight, mean: 0, std: 0.02), .init(view: bias, mean: 0, std: 0)] }
+
+    public func outputShape(_ inputs: [SampleShape]) throws -> SampleShape {
+        let x = inputs[0]
+        guard x.channels == spec.inChannels else { throw ShapeError("expects \(spec.inChannels) channels, gets \(x)") }
+        let h = (x.height + 2 * spec.padding - spec.kernel) / spec.stride + 1
+        let w = (x.width + 2 * spec.padding - spec.kernel) / spec.stride + 1
+        guard x.height + 2 * spec.padding >= spec.kernel, x.width + 2 * spec.padding >= spec.kernel, h > 0, w > 0 else {
+            throw ShapeError("input \(x) too small for kernel \(spec.kernel)")
+        }
+        return SampleShape(channels: spec.outChannels, height: h, width: w)
+    }
+
+    func geometry(_ x: SampleShape, _ y: SampleShape) -> ConvGeometry {
+        ConvGeometry(channels: spec.inChannels, kernel: spec.kernel, stride: spec.stride, padding: spec.padding,
+                     imageH: x.height, imageW: x.width, gridH: y.height, gridW: y.width)
+    }
+
+    public func multiplyAdds(_ inputs: [SampleShape], _ output: SampleShape) -> Int {
+        let g = geometry(inputs[0], output)
+        return g.gridSize * spec.outChannels * g.columnRows
+    }
+
+    public func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int) -> Int {
+        let g = geometry(inputs[0], output)
+        return g.columnRows * g.gridSize * columnChunk(samples: samples, columnsPerSample: g.columnRows * g.gridSize)
+    }
+
+    public func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int) -> Int {
+        let g = geometry(inputs[0], output)
+        return g.columnRows * g.gridSize * batch
+    }
+
+    public func forward(_ call: LayerCall) {
+        let g = geometry(call.inputShape, call.outputShape)
+        for chunk in columnChunks(call.samples, columnsPerSample: g.columnRows * g.gridSize) {
+            conv2dForward(x: call.input, y: call.output, col: call.scratch, ldCol: chunk.count * g.gridSize,
+                          weight: call.parameter(weight), bias: call.parameter(bias), outChannels: spec.outChannels,
+                          geometry: g, samples: chunk, perSample: call.mode == .eval)
+        }
+    }
+
+    public func backward(_ call: LayerCall, _ gradient: LayerGradient) {
+        let g = geometry(call.inputShape, call.outputShape), n = call.batch
+        if gradient.parameters {
+            im2col(call.input, call.samples, call.shared + call.samples.first * g.gridSize, ldCol: n * g.gridSize, g)
+            call.barrier()
+            conv2dWeightGradient(dy: gradient.output, col: call.shared, ldCol: n * g.gridSize, weightGrad: call.gradient(weight),
+                                 biasGrad: call.gradient(bias), rows: call.share(spec.outChannels), geometry: g, batch: n)
+        }
+        if let dx = gradient.inputs[0] {
+            for chunk in columnChunks(call.samples, columnsPerSample: g.columnRows * g.gridSize) {
+                conv2dInputGradient(dy: gradient.output, weight: call.parameter(weight), dx: dx, colScratch: call.scratch,
+                                    outChannels: spec.outChannels, geometry: g, samples: chunk)
+            }
+        }
+    }
+}
+
+/// `nn.ConvTranspose2d`: the adjoint of a Conv2d with the same geometry, plus bias;
+/// weight `[Cin, Cout, k, k]`, bias `[Cout]`.
+public final class ConvTranspose2d: Layer {
+    public let spec: ConvSpec
+    public private(set) var weight: ParameterStore.View!, bias: ParameterStore.View!
+
+    public init(_ spec: ConvSpec) { self.spec = spec }
+
+    public func register(_ name: String, in layout: inout ParameterStore.Layout) {
+        weight = layout.addParameter("\(name).weight", shape: [spec.inChannels, spec.outChannels, spec.kernel, spec.kernel])
+        bias = layout.addParameter("\(name).bias", shape: [spec.outChannels])
+    }
+
+    public var initialization: [ParameterInit] { [.init(view: weight, mean: 0, std: 0.02), .init(view: bias, mean: 0, std: 0)] }
+
+    public func outputShape(_ inputs: [SampleShape]) throws -> SampleShape {
+        let x = inputs[0]
+        guard x.channels == spec.inChannels else { throw ShapeError("expects \(spec.inChannels) channels, gets \(x)") }
+        let h = (x.height - 1) * spec.stride - 2 * spec.padding + spec.kernel
+        let w = (x.width - 1) * spec.stride - 2 * spec.padding + spec.kernel
+        guard h > 0, w > 0 else { throw ShapeError("input \(x) too small for kernel \(spec.kernel)") }
+        return SampleShape(channels: spec.outChannels, height: h, width: w)
+    }
+
+    /// The image side is the output, the grid side the input.
+    func geometry(_ x: SampleShape, _ y: SampleShape) -> ConvGeometry {
+        ConvGeometry(channels: spec.outChannels, kernel: spec.kernel, stride: spec.stride, padding: spec.padding,
+                     imageH: y.height, imageW: y.width, gridH: x.height, gridW: x.width)
+    }
+
+    public func multiplyAdds(_ inputs: [SampleShape], _ output: SampleShape) -> Int {
+        let g = geometry(inputs[0], output)
+        return g.gridSize * spec.inChannels * g.columnRows
+    }
+
+    public func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int) -> Int {
+        let g = geometry(inputs[0], output)
+        return g.columnRows * g.gridSize * columnChunk(samples: samples, columnsPerSample: g.columnRows * g.gridSize)
+    }
+
+    public func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int) -> Int {
+        let g = geometry(inputs[0], output)
+        return g.columnRows * g.gridSize * batch
+    }
+
+    public func forward(_ call: LayerCall) {
+        let g = geometry(call.inputShape, call.outputShape)
+        for chunk in columnChunks(call.samples, columnsPerSample: g.columnRows * g.gridSize) {
+            convTranspose2dForward(x: call.input, y: call.output, colScratch: call.scratch, weight: call.parameter(weight),
+                                   bias: call.parameter(bias), inChannels: spec.inChannels, geometry: g, samples: chunk,
+                                   perSample: call.mode == .eval)
+        }
+    }
+
+    public func backward(_ call: LayerCall, _ gradient: LayerGradient) {
+        let g = geometry(call.inputShape, call.outputShape), n = call.batch, dcol = call.shared
+        im2col(gradient.output, call.samples, dcol + call.samples.first * g.gridSize, ldCol: n * g.gridSize, g)
+        call.barrier()
+        if gradient.parameters {
+            convTranspose2dWeightGradient(dy: gradient.output, x: call.input, dcol: dcol, weightGrad: call.gradient(weight),
+                                          biasGrad: call.gradient(bias), rows: call.share(spec.inChannels),
+                                          biasChannels: call.share(spec.outChannels), geometry: g, batch: n)
+        }
+        if let dx = gradient.inputs[0] {
+            convTranspose2dInputGradient(dcol: dcol, weight: call.parameter(weight), dx: dx, inChannels: spec.inChannels,
+                                         geometry: g, samples: call.samples)
+        }
+    }
+}
+
+/// Column matrices up to this many floats stay in cache between im2col and the GEMM that reads them.
+let columnBudget = 1 << 19
+
+/// Samples per chunk when `columnsPerSample` floats of columns each must fit `columnBudget`.
+func columnChunk(samples: Int, columnsPerSample: Int) -> Int {
+    min(max(samples, 1), max(1, columnBudget / max(columnsPerSample, 1)))
+}
+
+/// `s` cut into consecutive pieces whose column matrices fit `columnBudget`.
+func columnChunks(_ s: SampleRange, columnsPerSample: Int) -> [SampleRange] {
+    let size = columnChunk(samples: s.count, columnsPerSample: columnsPerSample)
+    return stride(from: s.range.lowerBound, to: s.range.upperBound, by: size).map {
+        SampleRange(batch: s.batch, $0..<min($0 + size, s.range.upperBound))
+    }
+}
