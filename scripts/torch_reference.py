@@ -178,13 +178,49 @@ def build_layers(arch: str, C: int):
                convT(256, 128, 4, 2, 1), bn(128), nn.ReLU(),         # 8 -> 16
                convT(128, 64, 4, 2, 1), bn(64), nn.ReLU(),           # 16 -> 32
                convT(64, C, 4, 2, 1), nn.Tanh()]                     # 32 -> 64
+    elif arch in FCN:
+        w, k = FCN[arch]
+        enc = [conv(C, w, 3, 1, 1), lrelu(),                         # full size
+               conv(w, 2 * w, 3, 2, 1), lrelu(),                     # 1/2
+               conv(2 * w, 2 * w, 3, 2, 1), lrelu(),                 # 1/4
+               conv(2 * w, 2 * w, 3, 1, 1), lrelu(),                 # residual block
+               conv(2 * w, 2 * w, 3, 1, 1), AddFrom(5), lrelu(),     #   + encoder[5]
+               conv(2 * w, k, 1, 1, 0)]                              # spatial latent, k channels
+        dec = [conv(k, 2 * w, 1, 1, 0), lrelu(),
+               conv(2 * w, 2 * w, 3, 1, 1), lrelu(),                 # residual block
+               conv(2 * w, 2 * w, 3, 1, 1), AddFrom(1), lrelu(),     #   + decoder[1]
+               nn.Upsample(scale_factor=2, mode="nearest"), conv(2 * w, w, 3, 1, 1), lrelu(),  # 1/2
+               nn.Upsample(scale_factor=2, mode="nearest"), conv(w, w, 3, 1, 1), lrelu(),      # full
+               conv(w, C, 3, 1, 1), nn.Tanh()]
     else:
         raise ValueError(f"unknown arch {arch!r}")
     return enc, dec
 
 
-ARCHS = ("tiny28", "dcgan28", "dcgan32", "dcgan64")
-IMAGE_SIZE = {"tiny28": 28, "dcgan28": 28, "dcgan32": 32, "dcgan64": 64}
+class AddFrom(nn.Module):
+    """A residual connection inside a Sequential: the previous output plus the output of
+    layer `source` of the same Sequential (ign's `.add("encoder.N")`). No parameters."""
+
+    def __init__(self, source: int):
+        super().__init__()
+        self.source = source
+
+    def forward(self, x, skip):
+        return x + skip
+
+
+def run_sequential(seq: nn.Sequential, x):
+    outputs = []
+    for m in seq:
+        x = m(x, outputs[m.source]) if isinstance(m, AddFrom) else m(x)
+        outputs.append(x)
+    return x
+
+
+# Fully-convolutional architectures: (width, latent channels at 1/4 resolution).
+FCN = {"fcn8": (32, 8), "fcn16": (32, 16), "fcn-tiny": (4, 2)}
+ARCHS = ("tiny28", "dcgan28", "dcgan32", "dcgan64", *FCN)
+IMAGE_SIZE = {"tiny28": 28, "dcgan28": 28, "dcgan32": 32, "dcgan64": 64, "fcn8": 64, "fcn16": 64, "fcn-tiny": 16}
 
 
 class IGN(nn.Module):
@@ -200,9 +236,13 @@ class IGN(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        # DCGAN-style init, applied in module order (encoder first, then decoder).
+        # DCGAN-style init, applied in module order (encoder first, then decoder); the
+        # fully-convolutional architectures (no normalisation) use He's init for LeakyReLU(0.2).
         for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and self.arch in FCN:
+                nn.init.kaiming_normal_(m.weight, a=0.2, mode="fan_in", nonlinearity="leaky_relu")
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
                 nn.init.normal_(m.weight, 0.0, 0.02)
                 nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm2d):
@@ -211,7 +251,7 @@ class IGN(nn.Module):
                 # running_mean = 0, running_var = 1, num_batches_tracked = 0 (defaults)
 
     def forward(self, x):
-        return self.decoder(self.encoder(x))
+        return run_sequential(self.decoder, run_sequential(self.encoder, x))
 
 
 def make_model(arch: str, channels: int, seed: int) -> IGN:
@@ -395,16 +435,16 @@ def save_npy(path: str, t: torch.Tensor):
     np.save(path, np.ascontiguousarray(t.detach().cpu().numpy().astype("<f4")))
 
 
-def make_data(C: int):
+def make_data(C: int, size: int = 28):
     gx = torch.Generator().manual_seed(X_SEED)
-    x = torch.tanh(torch.randn(4, C, 28, 28, generator=gx))
+    x = torch.tanh(torch.randn(4, C, size, size, generator=gx))
     gz = torch.Generator().manual_seed(Z_SEED)
-    z = torch.randn(12, C, 28, 28, generator=gz)
+    z = torch.randn(12, C, size, size, generator=gz)
     return x, z
 
 
-def train3(init_sd: dict, C: int, x, z, distance: str, lr: float, want_grads=False):
-    f = IGN("tiny28", C)
+def train3(init_sd: dict, C: int, x, z, distance: str, lr: float, want_grads=False, arch="tiny28"):
+    f = IGN(arch, C)
     f.load_state_dict(init_sd, strict=True)
     opt = make_optimizer(f, lr)
     losses, first_grads = [], None
@@ -461,8 +501,30 @@ def cmd_fixtures(args):
             with open(w("tiny28_c1_l2_losses.json"), "w") as fh:
                 json.dump(losses_l2, fh, indent=1)
 
+    # The fully-convolutional family (skip connections, 3x3 and 1x1 convs, upsampling), C = 3;
+    # also f at another size (24x32) to show one set of weights serves any multiple of 4.
+    meta = {"arch": "fcn-tiny", "channels": "3"}
+    f0 = make_model("fcn-tiny", 3, INIT_SEED)
+    init_sd = state_dict_tensors(f0)
+    save_safetensors(w("fcn-tiny_c3_init.safetensors"), init_sd, meta)
+    x, z = make_data(3, 16)
+    save_npy(w("fcn-tiny_c3_x.npy"), x)
+    save_npy(w("fcn-tiny_c3_z.npy"), z)
+    gx = torch.Generator().manual_seed(X_SEED + 10)
+    x_other = torch.tanh(torch.randn(2, 3, 24, 32, generator=gx))
+    save_npy(w("fcn-tiny_c3_x_24x32.npy"), x_other)
+    with torch.no_grad():
+        save_npy(w("fcn-tiny_c3_fx.npy"), f0(x))
+        save_npy(w("fcn-tiny_c3_fx_24x32.npy"), f0(x_other))
+    f3, losses, grads = train3(init_sd, 3, x, z, "l1", lr, want_grads=True, arch="fcn-tiny")
+    save_safetensors(w("fcn-tiny_c3_grads.safetensors"), grads,
+                     {**meta, "content": "parameter .grad of step-1 L1 loss at init"})
+    save_safetensors(w("fcn-tiny_c3_after3.safetensors"), state_dict_tensors(f3), meta)
+    with open(w("fcn-tiny_c3_losses.json"), "w") as fh:
+        json.dump(losses, fh, indent=1)
+
     headers = {}
-    for arch in ("dcgan28", "dcgan32", "dcgan64"):
+    for arch in ("dcgan28", "dcgan32", "dcgan64", "fcn8", "fcn16"):
         for C in (1, 3):
             f = IGN(arch, C)
             headers[f"{arch}_c{C}"] = [[k, list(v.shape)] for k, v in f.state_dict().items()]
@@ -516,6 +578,10 @@ Seeds: init `torch.manual_seed({init_seed})` right before `IGN("tiny28", C)`
 | tiny28_c{{C}}_losses.json | per step {{rec, idem, tight, total}} (the loss values of that step's forward, before its Adam update) |
 | tiny28_c{{C}}_fx_eval_after3.npy | f(x) in eval mode after the 3 steps |
 | tiny28_c1_l2_after3.safetensors, tiny28_c1_l2_losses.json | same with the L2 distance |
+| fcn-tiny_c3_init.safetensors, _x.npy [4, 3, 16, 16], _z.npy [12, 3, 16, 16] | the fully-convolutional fcn-tiny (C=3), same seeds |
+| fcn-tiny_c3_fx.npy | f(x) at init (no normalisation layers: train and eval mode agree) |
+| fcn-tiny_c3_x_24x32.npy, fcn-tiny_c3_fx_24x32.npy | x = tanh(randn(2, 3, 24, 32)) (seed {x_seed} + 10) and f(x) at init: another size, same weights |
+| fcn-tiny_c3_grads.safetensors, _after3.safetensors, _losses.json | step-1 gradients, state after 3 steps, per-step losses (L1, as for tiny28) |
 | tiny28_c1_grads.safetensors | parameter .grad of step 1 (L1) at init, before the Adam update |
 | headers.json | "{{arch}}_c{{C}}" -> ordered [name, shape] of the torch state_dict for dcgan28/32/64, C = 1, 3 |
 

@@ -27,9 +27,11 @@ public enum ForwardMode: Equatable, Sendable {
 }
 
 /// A parameter's initial distribution: N(mean, std²), or the constant `mean` when `std` is 0.
+/// A convolution's weights also give their fan-in, for initialisations scaled by it.
 public struct ParameterInit: Sendable {
     public let view: ParameterStore.View
     public let mean: Float, std: Float
+    public var fanIn: Int?
 }
 
 /// One layer of a network: its hyper-parameters, its tensors in the store, and an explicit

@@ -2,12 +2,29 @@ import Engine
 
 /// A built-in IGN architecture: an encoder and a decoder, named by position like PyTorch
 /// `nn.Sequential`s, so tensors are called `encoder.N.weight`, `decoder.N.running_mean`, ….
+///
+/// The DCGAN architectures take one image size and squeeze it into a 1×1 latent vector. The
+/// fully-convolutional ones (`sizeMultiple` > 0) keep a *spatial* latent of a few channels at
+/// 1/4 of the resolution and run on any height and width that are multiples of `sizeMultiple`.
 public struct Architecture: Sendable, Equatable {
     public let name: String
-    /// Side of the square images it takes.
+    /// Side of the square images it takes (fully-convolutional: the size it is built and trained at).
     public let imageSize: Int
-    /// Channels of the 1×1 latent between encoder and decoder.
+    /// Channels of the latent between encoder and decoder (1×1 for DCGAN, per position for
+    /// fully-convolutional architectures).
     public let latentChannels: Int
+    /// 0 when only `imageSize`×`imageSize` fits; otherwise any H×W that are multiples of this.
+    public var sizeMultiple: Int = 0
+    /// How convolution weights start.
+    public var initialization: Initialization = .dcgan
+
+    public enum Initialization: Sendable {
+        /// N(0, 0.02) (DCGAN; the BatchNorm layers rescale activations).
+        case dcgan
+        /// He: N(0, gain²/fan-in) with LeakyReLU(0.2)'s gain √(2/(1 + 0.2²)), so activations
+        /// keep their scale through a deep stack without normalisation.
+        case kaiming
+    }
     let encoder: @Sendable (Int) -> [LayerSpec]
     let decoder: @Sendable (Int) -> [LayerSpec]
 
@@ -19,7 +36,16 @@ public struct Architecture: Sendable, Equatable {
             + decoder(channels).enumerated().map { ("decoder.\($0.offset)", $0.element) }
     }
 
-    public static let all: [Architecture] = [dcgan28, dcgan32, dcgan64, tiny28]
+    public static let all: [Architecture] = [dcgan28, dcgan32, dcgan64, tiny28, fcn8, fcn16, fcnTiny]
+
+    public var isFullyConvolutional: Bool { sizeMultiple > 0 }
+
+    /// Whether an image of `height`×`width` can go through the network in one piece.
+    public func accepts(height: Int, width: Int) -> Bool {
+        isFullyConvolutional
+            ? height > 0 && width > 0 && height % sizeMultiple == 0 && width % sizeMultiple == 0
+            : height == imageSize && width == imageSize
+    }
 
     public static func named(_ name: String) -> Architecture? { all.first { $0.name == name } }
 
@@ -61,6 +87,36 @@ public struct Architecture: Sendable, Equatable {
             convT(128, 64, 4, 2, 1), .batchNorm2d(channels: 64), relu,
             convT(64, c, 4, 2, 1), tanh,
         ] })
+
+    /// Fully convolutional, width 32, latent 8 channels at 1/4 resolution (1/6 of an RGB image's numbers).
+    public static let fcn8 = fullyConvolutional(name: "fcn8", width: 32, latent: 8)
+    /// Fully convolutional, width 32, latent 16 channels at 1/4 resolution (1/3 of an RGB image's numbers).
+    public static let fcn16 = fullyConvolutional(name: "fcn16", width: 32, latent: 16)
+    /// fcn8's layers at width 4, latent 2: for tests.
+    public static let fcnTiny = fullyConvolutional(name: "fcn-tiny", width: 4, latent: 2, imageSize: 16)
+
+    /// Encoder: 3×3 conv, two stride-2 convs down to 1/4, a residual block, a 1×1 conv to the
+    /// latent. Decoder: a 1×1 conv, a residual block, two (nearest ×2 upsample, 3×3 conv) steps
+    /// back to full size, a 3×3 conv to the image, tanh. No normalisation: every output depends
+    /// on its own input alone, at any size, in training and in use.
+    private static func fullyConvolutional(name: String, width w: Int, latent k: Int, imageSize: Int = 64) -> Architecture {
+        Architecture(
+            name: name, imageSize: imageSize, latentChannels: k, sizeMultiple: 4, initialization: .kaiming,
+            encoder: { c in [
+                conv(c, w, 3, 1, 1), lrelu,
+                conv(w, 2 * w, 3, 2, 1), lrelu,
+                conv(2 * w, 2 * w, 3, 2, 1), lrelu,
+                conv(2 * w, 2 * w, 3, 1, 1), lrelu, conv(2 * w, 2 * w, 3, 1, 1), .add("encoder.5"), lrelu,
+                conv(2 * w, k, 1, 1, 0),
+            ] },
+            decoder: { c in [
+                conv(k, 2 * w, 1, 1, 0), lrelu,
+                conv(2 * w, 2 * w, 3, 1, 1), lrelu, conv(2 * w, 2 * w, 3, 1, 1), .add("decoder.1"), lrelu,
+                .upsample(factor: 2), conv(2 * w, w, 3, 1, 1), lrelu,
+                .upsample(factor: 2), conv(w, w, 3, 1, 1), lrelu,
+                conv(w, c, 3, 1, 1), tanh,
+            ] })
+    }
 
     private static func twentyEight(name: String, width w: Int) -> Architecture {
         Architecture(

@@ -27,16 +27,21 @@ public final class IGNModel {
         metadata = ["arch": architecture.name, "channels": String(channels)]
     }
 
-    /// DCGAN initialisation: conv weights N(0, 0.02), conv biases 0, norm weights N(1, 0.02), norm biases 0.
+    /// The architecture's initialisation: conv weights N(0, 0.02) (DCGAN) or N(0, gain²/fan-in)
+    /// (He), conv biases 0, norm weights N(1, 0.02), norm biases 0.
     public func initialize(seed: UInt64) {
         var rng = RandomSource(seed: seed)
         let store = network.store
         for node in network.nodes {
             for p in node.layer.initialization {
-                if p.std == 0 {
+                var std = p.std
+                if architecture.initialization == .kaiming, let fanIn = p.fanIn {
+                    std = Float((2 / (1 + 0.2 * 0.2) / Double(fanIn)).squareRoot())
+                }
+                if std == 0 {
                     (store.parameters + p.view.offset).update(repeating: p.mean, count: p.view.count)
                 } else {
-                    rng.fillNormal(store.parameters + p.view.offset, count: p.view.count, mean: p.mean, std: p.std)
+                    rng.fillNormal(store.parameters + p.view.offset, count: p.view.count, mean: p.mean, std: std)
                 }
             }
         }

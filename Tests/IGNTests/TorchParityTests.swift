@@ -124,7 +124,7 @@ final class TorchParityTests: XCTestCase {
 
     func testStateDictNamesAndShapesMatchTorch() throws {
         let headers = try JSONSerialization.jsonObject(with: Data(contentsOf: fixture("headers.json"))) as! [String: [[Any]]]
-        for arch in [Architecture.dcgan28, .dcgan32, .dcgan64] {
+        for arch in [Architecture.dcgan28, .dcgan32, .dcgan64, .fcn8, .fcn16] {
             for c in [1, 3] {
                 let expected = try XCTUnwrap(headers["\(arch.name)_c\(c)"])
                 let model = try IGNModel(architecture: arch, channels: c)
@@ -136,5 +136,78 @@ final class TorchParityTests: XCTestCase {
                 }
             }
         }
+    }
+
+    // MARK: The fully-convolutional family (fcn-tiny: skip connections, 3×3 and 1×1 convs, upsampling)
+
+    /// NCHW → channel-major, through the network at `shape`, back to NCHW.
+    func forward(_ model: IGNModel, _ x: [Float], count n: Int, shape: SampleShape) -> [Float] {
+        var cm = x, out = x
+        ChannelMajor.fromSampleMajor(x, &cm, batch: n, shape: shape)
+        let trace = Trace(), workspace = Workspace(threads: 1)
+        let y = model.network.forward(cm, batch: n, shape: shape, mode: .eval, trace: trace, workspace: workspace)
+        let result = Array(UnsafeBufferPointer(start: y, count: n * shape.count))
+        ChannelMajor.toSampleMajor(result, &out, batch: n, shape: shape)
+        return out
+    }
+
+    func testFullyConvolutionalForwardMatchesTorchAtTwoSizes() throws {
+        let model = try IGNModel.load(fixture("fcn-tiny_c3_init.safetensors"))
+        for (input, output) in [("fcn-tiny_c3_x.npy", "fcn-tiny_c3_fx.npy"), ("fcn-tiny_c3_x_24x32.npy", "fcn-tiny_c3_fx_24x32.npy")] {
+            let (shape, x) = try NPY.read(fixture(input))
+            let sample = SampleShape(channels: shape[1], height: shape[2], width: shape[3])
+            let expected = try NPY.read(fixture(output)).values
+            let ours = forward(model, x, count: shape[0], shape: sample)
+            let scale = expected.map(abs).max()!
+            XCTAssertGreaterThan(scale, 1e-4, input)
+            XCTAssertLessThan(maxAbsDiff(ours, expected) / scale, 1e-5, "\(input): \(sample)")
+        }
+    }
+
+    func testFullyConvolutionalGradientAndThreeStepsMatchTorch() throws {
+        let model = try IGNModel.load(fixture("fcn-tiny_c3_init.safetensors"))
+        var x = try NPY.read(fixture("fcn-tiny_c3_x.npy")).values, z = Array(try NPY.read(fixture("fcn-tiny_c3_z.npy")).values.prefix(x.count))
+        var xc = x, zc = z
+        ChannelMajor.fromSampleMajor(x, &xc, batch: 4, shape: model.sampleShape)
+        ChannelMajor.fromSampleMajor(z, &zc, batch: 4, shape: model.sampleShape)
+        _ = Objective(model: model, threads: 1).lossAndGradient(x: xc, z: zc, batch: 4)
+        let torchGrads = try SafeTensors.read(fixture("fcn-tiny_c3_grads.safetensors"))
+        let store = model.network.store
+        for view in store.layout.parameters {
+            let expected = try XCTUnwrap(torchGrads.tensors[view.name], view.name).floats()
+            let ours = Array(UnsafeBufferPointer(start: store.gradients + view.offset, count: view.count))
+            let scale = expected.map(abs).max()!
+            XCTAssertGreaterThan(scale, 1e-6, view.name)
+            XCTAssertLessThan(maxAbsDiff(ours, expected) / scale, 1e-4, view.name)
+        }
+        x = []; z = []
+
+        var options = TrainingOptions(data: fixture("fcn-tiny_c3_x.npy").path, arch: "fcn-tiny", channels: 3)
+        options.batch = 4; options.steps = 3; options.learningRate = 1e-3; options.shuffle = false
+        options.noiseFile = fixture("fcn-tiny_c3_z.npy").path
+        let fresh = try IGNModel.load(fixture("fcn-tiny_c3_init.safetensors"))
+        let data = try Dataset.load(URL(fileURLWithPath: options.data))
+        let trainer = try Trainer(options: options, model: fresh, dataset: data, noise: .gaussian(fresh.sampleShape), threads: 2)
+        var losses: [Losses] = []
+        let checkpoint = FileManager.default.temporaryDirectory.appendingPathComponent("parity-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: checkpoint) }
+        try trainer.run(checkpoint: checkpoint, progress: { losses.append($0.lastLosses!) })
+        let expectedLosses = try JSONDecoder().decode([[String: Double]].self, from: Data(contentsOf: fixture("fcn-tiny_c3_losses.json")))
+        XCTAssertEqual(losses.count, 3)
+        for (ours, theirs) in zip(losses, expectedLosses) {
+            XCTAssertEqual(Double(ours.rec), theirs["rec"]!, accuracy: 1e-5 * abs(theirs["rec"]!))
+            XCTAssertEqual(Double(ours.idem), theirs["idem"]!, accuracy: 1e-4 * abs(theirs["idem"]!))
+            XCTAssertEqual(Double(ours.total), theirs["total"]!, accuracy: 1e-5 * abs(theirs["total"]!))
+        }
+        let after = try SafeTensors.read(fixture("fcn-tiny_c3_after3.safetensors")), ours = fresh.stateTensors()
+        XCTAssertEqual(Set(ours.keys), Set(after.tensors.keys))
+        var far = 0, total = 0
+        for (name, entry) in after.tensors {
+            let diffs = zip(ours[name]!.floats(), entry.floats()).map { abs($0 - $1) }
+            far += diffs.filter { $0 > 1e-5 }.count
+            total += diffs.count
+        }
+        XCTAssertGreaterThan(total, 1_000)
+        XCTAssertEqual(far, 0, "fcn-tiny: \(far) of \(total) values differ from torch's by more than 1e-5")
     }
 }

@@ -23,7 +23,9 @@ public final class Conv2d: Layer {
         bias = layout.addParameter("\(name).bias", shape: [spec.outChannels])
     }
 
-    public var initialization: [ParameterInit] { [.init(view: weight, mean: 0, std: 0.02), .init(view: bias, mean: 0, std: 0)] }
+    public var initialization: [ParameterInit] {
+        [.init(view: weight, mean: 0, std: 0.02, fanIn: spec.inChannels * spec.kernel * spec.kernel), .init(view: bias, mean: 0, std: 0)]
+    }
 
     public func outputShape(_ inputs: [SampleShape]) throws -> SampleShape {
         let x = inputs[0]
@@ -95,7 +97,10 @@ public final class ConvTranspose2d: Layer {
         bias = layout.addParameter("\(name).bias", shape: [spec.outChannels])
     }
 
-    public var initialization: [ParameterInit] { [.init(view: weight, mean: 0, std: 0.02), .init(view: bias, mean: 0, std: 0)] }
+    public var initialization: [ParameterInit] {
+        // PyTorch's fan-in of a ConvTranspose2d weight [Cin, Cout, k, k]: Cout·k·k.
+        [.init(view: weight, mean: 0, std: 0.02, fanIn: spec.outChannels * spec.kernel * spec.kernel), .init(view: bias, mean: 0, std: 0)]
+    }
 
     public func outputShape(_ inputs: [SampleShape]) throws -> SampleShape {
         let x = inputs[0]
