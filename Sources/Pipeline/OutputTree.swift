@@ -74,7 +74,7 @@ public struct OutputTree: Sendable {
             let last = components.last?.utf8.count ?? 0
             let length = root.path.utf8.count + 1 + name.utf8.count - last + max(last, AtomicFile.temporaryNameLength)
             if length >= pathMax {
-                throw InputFailure(code: "output", message: "the output path \(name) would be \(length) bytes under the output folder, over the system's limit of \(pathMax - 1): nothing written")
+                throw InputFailure(code: "output", message: "the output path \(name) is too long for the output folder (over the system's limit of \(pathMax - 1) bytes with it): nothing written")
             }
         }
     }

@@ -104,7 +104,7 @@ public struct FailureRecord: Equatable, Sendable {
     /// The input's path relative to the input folder.
     public var path: String
     /// The kind of failure: an ``ImagingError`` code (`truncated`, `notAnImage`, `tooLarge`,
-    /// `unreadable`, …) or `output`.
+    /// `unreadable`, …), a ``Discovery/Problem`` code (`badName`, `pathTooLong`) or `output`.
     public var code: String
     /// What went wrong.
     public var message: String

@@ -113,7 +113,7 @@ final class RunnerTests: XCTestCase {
         lines = Array(lines[0..<6])
         try (lines[0..<5].map { $0 + "\n" }.joined() + lines[5].prefix(20)).write(to: metricsURL, atomically: true, encoding: .utf8)
         try FileManager.default.removeItem(at: broken.appendingPathComponent("more/0.png"))
-        try Data("partial".utf8).write(to: broken.appendingPathComponent("more/.3.png.123456.tmp"))
+        try Data("partial".utf8).write(to: broken.appendingPathComponent("more/.ign-tmp-0123456789abcdef"))
         for name in ["summary.json", "summary.csv", "errors.jsonl"] {
             try FileManager.default.removeItem(at: broken.appendingPathComponent(name))
         }
@@ -183,7 +183,7 @@ final class RunnerTests: XCTestCase {
         job.fit = .tiles
         job.overlap = 9
         let fitted = try job.imageFit(modelSize: 28).fit(image, corrupt: Corrupter(corruptions: [], seed: 0, keepsClean: false))
-        let work = InFlightImage(path: "x.png", names: [:], width: image.width, height: image.height, fitted: fitted)
+        let work = InFlightImage(path: "x.png", source: nil, names: [:], width: image.width, height: image.height, fitted: fitted, reserved: 0)
         var tile = [Float](repeating: 0, count: 3 * 28 * 28)
         XCTAssertEqual(fitted.sampleCount, 3 * 2)
         for i in 0..<fitted.sampleCount {
