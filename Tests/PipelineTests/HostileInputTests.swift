@@ -342,7 +342,7 @@ final class HostileCorpusTests: XCTestCase {
             corrupt: ["noise:0.1"]
             write: [output, strip]
             max-pixels: 1000000
-            workers: 1
+            workers: 2
             threads: 1
             batch: 1
             """.write(to: pipeline, atomically: true, encoding: .utf8)
