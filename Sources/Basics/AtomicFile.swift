@@ -6,13 +6,14 @@ import Darwin
 #endif
 
 /// Whole-file writes that never leave a torn file: the bytes go to a temporary file beside the
-/// destination (`.NAME.NUMBER.tmp`), which is then renamed over it. The destination holds
-/// either its old content or all of the new; on failure the temporary is removed.
+/// destination (`.ign-tmp-` and 16 hex digits, whatever the destination's name, so that a name
+/// as long as the file system allows still has room), which is then renamed over it. The
+/// destination holds either its old content or all of the new; on failure the temporary is removed.
 public enum AtomicFile {
     /// Writes `data` to `url` atomically.
     public static func write(_ data: Data, to url: URL) throws {
         let path = url.path
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(temporaryName(for: url.lastPathComponent))
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(temporaryName())
         do {
             try data.write(to: temporary, options: [.withoutOverwriting])
         } catch {
@@ -26,19 +27,24 @@ public enum AtomicFile {
         }
     }
 
-    /// A fresh temporary name for a write to the file `name`: `.NAME.NUMBER.tmp`.
-    static func temporaryName(for name: String) -> String {
-        ".\(name).\(UInt32.random(in: 0...UInt32.max)).tmp"
+    /// What every temporary name starts with.
+    static let temporaryPrefix = ".ign-tmp-"
+
+    /// The length in bytes of every temporary name.
+    public static let temporaryNameLength = temporaryPrefix.utf8.count + 16
+
+    /// A fresh temporary name: ``temporaryPrefix`` and 16 lowercase hex digits.
+    static func temporaryName() -> String {
+        let hex = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        return temporaryPrefix + String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     /// Whether a file name is one of ``write(_:to:)``'s temporaries (left behind only when a
-    /// process is killed mid-write).
+    /// process is killed mid-write): exactly ``temporaryPrefix`` and 16 lowercase hex digits.
     public static func isTemporary(_ name: String) -> Bool {
-        guard name.hasPrefix("."), name.hasSuffix(".tmp") else { return false }
-        let core = name.dropFirst().dropLast(4)  // NAME.NUMBER
-        guard let dot = core.lastIndex(of: ".") else { return false }
-        let number = core[core.index(after: dot)...]
-        return dot > core.startIndex && !number.isEmpty && number.allSatisfy { ("0"..."9").contains($0) }
+        guard name.hasPrefix(temporaryPrefix) else { return false }
+        let digits = name.utf8.dropFirst(temporaryPrefix.utf8.count)
+        return digits.count == 16 && digits.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 }
 

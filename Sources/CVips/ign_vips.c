@@ -1,4 +1,6 @@
 /* ign_vips.c: fixed-argument wrappers over libvips' variadic API. See include/ign_vips.h. */
+#define _GNU_SOURCE
+#include <pthread.h>
 #include <string.h>
 
 #include <vips/vips.h>
@@ -26,6 +28,47 @@ _Static_assert(IGN_EXTEND_BACKGROUND == VIPS_EXTEND_BACKGROUND, "extend");
 
 static GMutex error_lock;
 
+/*
+ * Every wrapper runs its libvips call holding `ops_lock` shared; a thread in exclusive mode
+ * (ign_vips_exclusive_begin) holds it exclusively, so no other thread's libvips call, and no
+ * other thread's error text, can run or land in the error buffer meanwhile. Writers go first,
+ * so a busy pool of workers cannot starve a retry.
+ */
+static pthread_rwlock_t ops_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+static __thread int exclusive = 0;
+
+static int shared_begin(void) {
+    if (exclusive) return 0;
+    pthread_rwlock_rdlock(&ops_lock);
+    return 1;
+}
+
+static void shared_end(int locked) {
+    if (locked) pthread_rwlock_unlock(&ops_lock);
+}
+
+/* Runs `call` (an expression) holding ops_lock shared, and returns its value. */
+#define SHARED(call) do { \
+    int locked_ = shared_begin(); \
+    __typeof__(call) result_ = (call); \
+    shared_end(locked_); \
+    return result_; \
+} while (0)
+
+void ign_vips_exclusive_begin(void) {
+    pthread_rwlock_wrlock(&ops_lock);
+    exclusive = 1;
+    vips_error_clear();
+}
+
+void ign_vips_exclusive_end(void) {
+    vips_error_clear();
+    exclusive = 0;
+    pthread_rwlock_unlock(&ops_lock);
+}
+
+int ign_vips_is_exclusive(void) { return exclusive; }
+
 int ign_vips_init(const char *argv0) { return VIPS_INIT(argv0 ? argv0 : "ign"); }
 void ign_vips_cache_off(void) { vips_cache_set_max(0); }
 void ign_vips_concurrency_set(int threads) { vips_concurrency_set(threads); }
@@ -47,10 +90,10 @@ void ign_vips_silence_warnings(int on) {
 }
 
 char *ign_vips_error_take(void) {
-    g_mutex_lock(&error_lock);
+    if (!exclusive) pthread_rwlock_wrlock(&ops_lock);
     char *text = g_strdup(vips_error_buffer());
     vips_error_clear();
-    g_mutex_unlock(&error_lock);
+    if (!exclusive) pthread_rwlock_unlock(&ops_lock);
     return text;
 }
 
@@ -70,6 +113,13 @@ static VipsAccess access_of(int sequential) {
  * magick for BMP, OpenEXR) fall back to the file-name loader when the name has no '['.
  * The source probe runs with errors frozen so a miss leaves nothing in the error buffer.
  */
+/* How strict a load is: truncation fails every format, and for JPEG any libjpeg warning does too
+ * (a damaged entropy-coded scan is only a warning in libjpeg: without this it decodes to a
+ * half-grey image). */
+static VipsFailOn fail_on_for(const char *loader) {
+    return loader && strstr(loader, "Jpeg") ? VIPS_FAIL_ON_WARNING : VIPS_FAIL_ON_TRUNCATED;
+}
+
 static const char *probe_source(VipsSource *source) {
     vips_error_freeze();
     const char *loader = vips_foreign_find_load_source(source);
@@ -77,7 +127,7 @@ static const char *probe_source(VipsSource *source) {
     return loader;
 }
 
-const char *ign_vips_find_load(const char *path) {
+static const char *find_load(const char *path) {
     VipsSource *source = vips_source_new_from_file(path);
     if (!source) return NULL;
     const char *loader = probe_source(source);
@@ -90,14 +140,15 @@ const char *ign_vips_find_load(const char *path) {
     return vips_foreign_find_load(path);
 }
 
-int ign_vips_load_file(const char *path, int sequential, IgnVipsImage **out) {
+static int load_file(const char *path, int sequential, IgnVipsImage **out) {
     *out = NULL;
     VipsSource *source = vips_source_new_from_file(path);
     if (!source) return -1;
     VipsImage *image = NULL;
-    if (probe_source(source)) {
+    const char *loader = probe_source(source);
+    if (loader) {
         image = vips_image_new_from_source(source, "",
-            "fail_on", VIPS_FAIL_ON_TRUNCATED,
+            "fail_on", fail_on_for(loader),
             "access", access_of(sequential),
             NULL);
         g_object_unref(source);
@@ -125,12 +176,12 @@ static VipsSource *source_from_copy(const void *data, size_t length) {
     return source;
 }
 
-int ign_vips_load_buffer(const void *data, size_t length, int sequential, IgnVipsImage **out) {
+static int load_buffer(const void *data, size_t length, int sequential, IgnVipsImage **out) {
     *out = NULL;
     VipsSource *source = source_from_copy(data, length);
     if (!source) return -1;
     VipsImage *image = vips_image_new_from_source(source, "",
-        "fail_on", VIPS_FAIL_ON_TRUNCATED,
+        "fail_on", fail_on_for(probe_source(source)),
         "access", access_of(sequential),
         NULL);
     g_object_unref(source);
@@ -139,10 +190,10 @@ int ign_vips_load_buffer(const void *data, size_t length, int sequential, IgnVip
 }
 
 const char *ign_vips_find_load_buffer(const void *data, size_t length) {
-    return vips_foreign_find_load_buffer(data, length);
+    SHARED(vips_foreign_find_load_buffer(data, length));
 }
 
-int ign_vips_jpegload_buffer(const void *data, size_t length, IgnVipsImage **out) {
+static int jpegload_buffer(const void *data, size_t length, IgnVipsImage **out) {
     *out = NULL;
     VipsSource *source = source_from_copy(data, length);
     if (!source) return -1;
@@ -172,10 +223,10 @@ const char *ign_vips_loader(const IgnVipsImage *image) {
 }
 
 int ign_vips_colourspace(IgnVipsImage *in, IgnVipsImage **out, int space) {
-    return vips_colourspace(in, out, (VipsInterpretation) space, NULL);
+    SHARED(vips_colourspace(in, out, (VipsInterpretation) space, NULL));
 }
 
-int ign_vips_flatten(IgnVipsImage *in, IgnVipsImage **out, double background, double max_alpha) {
+static int flatten(IgnVipsImage *in, IgnVipsImage **out, double background, double max_alpha) {
     int colour_bands = vips_image_get_bands(in) - 1;
     if (colour_bands < 1) colour_bands = 1;
     double values[16];
@@ -188,27 +239,27 @@ int ign_vips_flatten(IgnVipsImage *in, IgnVipsImage **out, double background, do
 }
 
 int ign_vips_cast(IgnVipsImage *in, IgnVipsImage **out, int format) {
-    return vips_cast(in, out, (VipsBandFormat) format, NULL);
+    SHARED(vips_cast(in, out, (VipsBandFormat) format, NULL));
 }
 
 int ign_vips_copy_interpretation(IgnVipsImage *in, IgnVipsImage **out, int interpretation) {
-    return vips_copy(in, out, "interpretation", (VipsInterpretation) interpretation, NULL);
+    SHARED(vips_copy(in, out, "interpretation", (VipsInterpretation) interpretation, NULL));
 }
 
 int ign_vips_extract_band(IgnVipsImage *in, IgnVipsImage **out, int band, int n) {
-    return vips_extract_band(in, out, band, "n", n, NULL);
+    SHARED(vips_extract_band(in, out, band, "n", n, NULL));
 }
 
 int ign_vips_resize(IgnVipsImage *in, IgnVipsImage **out, double hscale, double vscale, int kernel) {
-    return vips_resize(in, out, hscale, "vscale", vscale, "kernel", (VipsKernel) kernel, NULL);
+    SHARED(vips_resize(in, out, hscale, "vscale", vscale, "kernel", (VipsKernel) kernel, NULL));
 }
 
 int ign_vips_extract_area(IgnVipsImage *in, IgnVipsImage **out, int left, int top, int width, int height) {
-    return vips_extract_area(in, out, left, top, width, height, NULL);
+    SHARED(vips_extract_area(in, out, left, top, width, height, NULL));
 }
 
-int ign_vips_embed(IgnVipsImage *in, IgnVipsImage **out, int x, int y, int width, int height,
-                   int extend, double background) {
+static int embed(IgnVipsImage *in, IgnVipsImage **out, int x, int y, int width, int height,
+                 int extend, double background) {
     int bands = vips_image_get_bands(in);
     double values[16];
     if (bands > 16) bands = 16;
@@ -220,43 +271,72 @@ int ign_vips_embed(IgnVipsImage *in, IgnVipsImage **out, int x, int y, int width
     return result;
 }
 
-int ign_vips_sobel(IgnVipsImage *in, IgnVipsImage **out) { return vips_sobel(in, out, NULL); }
+int ign_vips_sobel(IgnVipsImage *in, IgnVipsImage **out) { SHARED(vips_sobel(in, out, NULL)); }
 
 int ign_vips_canny(IgnVipsImage *in, IgnVipsImage **out, double sigma) {
-    return vips_canny(in, out, "sigma", sigma, NULL);
+    SHARED(vips_canny(in, out, "sigma", sigma, NULL));
 }
 
 int ign_vips_gaussblur(IgnVipsImage *in, IgnVipsImage **out, double sigma, double min_ampl) {
-    return vips_gaussblur(in, out, sigma, "min_ampl", min_ampl, "precision", VIPS_PRECISION_FLOAT, NULL);
+    SHARED(vips_gaussblur(in, out, sigma, "min_ampl", min_ampl, "precision", VIPS_PRECISION_FLOAT, NULL));
 }
 
 int ign_vips_median(IgnVipsImage *in, IgnVipsImage **out, int size) {
-    return vips_median(in, out, size, NULL);
+    SHARED(vips_median(in, out, size, NULL));
 }
 
 int ign_vips_black(IgnVipsImage **out, int width, int height, int bands) {
-    return vips_black(out, width, height, "bands", bands, NULL);
+    SHARED(vips_black(out, width, height, "bands", bands, NULL));
 }
 
-int ign_vips_new_from_memory_copy(const void *data, size_t length, int width, int height,
-                                  int bands, int format, IgnVipsImage **out) {
+static int new_from_memory_copy(const void *data, size_t length, int width, int height,
+                                int bands, int format, IgnVipsImage **out) {
     *out = vips_image_new_from_memory_copy(data, length, width, height, bands,
                                            (VipsBandFormat) format);
     return *out ? 0 : -1;
 }
 
 void *ign_vips_write_to_memory(IgnVipsImage *in, size_t *length) {
-    return vips_image_write_to_memory(in, length);
+    SHARED(vips_image_write_to_memory(in, length));
 }
 
 int ign_vips_jpegsave_buffer(IgnVipsImage *in, void **buffer, size_t *length, int q) {
-    return vips_jpegsave_buffer(in, buffer, length, "Q", q, NULL);
+    SHARED(vips_jpegsave_buffer(in, buffer, length, "Q", q, NULL));
 }
 
 int ign_vips_write_to_buffer(IgnVipsImage *in, const char *suffix, void **buffer, size_t *length) {
-    return vips_image_write_to_buffer(in, suffix, buffer, length, NULL);
+    SHARED(vips_image_write_to_buffer(in, suffix, buffer, length, NULL));
 }
 
 int ign_vips_write_to_file(IgnVipsImage *in, const char *path) {
-    return vips_image_write_to_file(in, path, NULL);
+    SHARED(vips_image_write_to_file(in, path, NULL));
+}
+
+/* The public entry points of the functions above whose bodies take several statements. */
+const char *ign_vips_find_load(const char *path) { SHARED(find_load(path)); }
+
+int ign_vips_load_file(const char *path, int sequential, IgnVipsImage **out) {
+    SHARED(load_file(path, sequential, out));
+}
+
+int ign_vips_load_buffer(const void *data, size_t length, int sequential, IgnVipsImage **out) {
+    SHARED(load_buffer(data, length, sequential, out));
+}
+
+int ign_vips_jpegload_buffer(const void *data, size_t length, IgnVipsImage **out) {
+    SHARED(jpegload_buffer(data, length, out));
+}
+
+int ign_vips_flatten(IgnVipsImage *in, IgnVipsImage **out, double background, double max_alpha) {
+    SHARED(flatten(in, out, background, max_alpha));
+}
+
+int ign_vips_embed(IgnVipsImage *in, IgnVipsImage **out, int x, int y, int width, int height,
+                   int extend, double background) {
+    SHARED(embed(in, out, x, y, width, height, extend, background));
+}
+
+int ign_vips_new_from_memory_copy(const void *data, size_t length, int width, int height,
+                                  int bands, int format, IgnVipsImage **out) {
+    SHARED(new_from_memory_copy(data, length, width, height, bands, format, out));
 }

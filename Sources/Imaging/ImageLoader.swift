@@ -17,6 +17,14 @@ public struct ImageHeader: Equatable, Sendable {
     public let isGrey: Bool
 }
 
+/// A file whose header ``ImageLoader/open(_:)`` has read and whose pixels are not decoded yet.
+public struct OpenedImage {
+    /// What the header says.
+    public let header: ImageHeader
+    let path: String
+    let image: VImage
+}
+
 /// Loads images with libvips into ``PlanarImage``s.
 ///
 /// Any format libvips loads works (PNG, JPEG, WebP, TIFF, GIF's first frame, …). Loading is
@@ -38,22 +46,39 @@ public struct ImageLoader: Sendable {
     /// Reads a file's header (size, bands, loader) without decoding pixels. Throws the same
     /// errors as ``load(_:channels:)`` would before decoding, including `.tooLarge`.
     public func header(of url: URL) throws -> ImageHeader {
+        try open(url).header
+    }
+
+    /// Opens a file and reads its header, decoding no pixels; ``decode(_:channels:)`` does
+    /// the rest of ``load(_:channels:)``. Throws what `load` would before decoding.
+    public func open(_ url: URL) throws -> OpenedImage {
         let path = url.path
-        let image = try open(path: path)
-        return ImageLoader.header(of: image)
+        let image = try Vips.attributed { try open(path: path) }
+        return OpenedImage(header: ImageLoader.header(of: image), path: path, image: image)
+    }
+
+    /// Decodes an opened file to `channels` channels, as ``load(_:channels:)`` does. An
+    /// opened file is decoded once.
+    public func decode(_ opened: OpenedImage, channels: Int? = nil) throws -> PlanarImage {
+        try Vips.attributed({ try convert(opened.image, channels: channels, path: opened.path) },
+                            retry: { try convert(try open(path: opened.path), channels: channels, path: opened.path) })
     }
 
     /// Loads a file and converts it to `channels` channels (1 = luminance, 3 = sRGB, nil =
     /// the source's own: 1 for grey sources, else 3), as [-1, 1] planar floats.
     public func load(_ url: URL, channels: Int? = nil) throws -> PlanarImage {
-        let path = url.path
-        let image = try open(path: path)
-        return try convert(image, channels: channels, path: path)
+        try decode(try open(url), channels: channels)
     }
 
     /// Loads an encoded image held in memory (e.g. a PNG stream extracted from a font).
     /// - Parameter name: used in error messages in place of a path.
     public func load(data: Data, channels: Int? = nil, name: String? = nil) throws -> PlanarImage {
+        try Vips.attributed { try load(bytes: data, channels: channels, name: name) }
+    }
+
+    // MARK: - internals
+
+    private func load(bytes data: Data, channels: Int?, name: String?) throws -> PlanarImage {
         try Vips.ensureStarted()
         guard !data.isEmpty else { throw ImagingError(.notAnImage, path: name, "empty buffer") }
         let image: VImage = try data.withUnsafeBytes { bytes in
@@ -67,8 +92,6 @@ public struct ImageLoader: Sendable {
         try checkLimit(image, path: name)
         return try convert(image, channels: channels, path: name)
     }
-
-    // MARK: - internals
 
     private func open(path: String) throws -> VImage {
         try Vips.ensureStarted()

@@ -68,7 +68,7 @@ public struct ImageWriter: Sendable {
         }
         let data: Data
         do {
-            data = try encode(image, as: format)
+            data = try Vips.attributed { try encode(image, as: format) }
         } catch let error as ImagingError {
             throw ImagingError(.writeFailed, path: path, error.message)
         }

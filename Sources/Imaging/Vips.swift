@@ -47,7 +47,24 @@ public enum Vips {
         ign_vips_silence_warnings(silence ? 1 : 0)
     }
 
-    /// Reads and clears libvips' process-global error buffer (atomically, in C).
+    /// Runs `body`, libvips work that depends only on its inputs; if it throws, runs `retry`
+    /// (by default `body` again) once more with every other thread's libvips calls held off,
+    /// so the error thrown carries this work's own libvips text whatever ran beside it (libvips
+    /// keeps one error buffer for the whole process). Inside another such retry, runs `body` only.
+    public static func attributed<T>(_ body: () throws -> T, retry: (() throws -> T)? = nil) throws -> T {
+        do {
+            return try body()
+        } catch {
+            guard ign_vips_is_exclusive() == 0 else { throw error }
+            ign_vips_exclusive_begin()
+            defer { ign_vips_exclusive_end() }
+            if let retry { return try retry() }
+            return try body()
+        }
+    }
+
+    /// Reads and clears libvips' process-global error buffer (atomically, in C). Only inside
+    /// ``attributed(_:retry:)``'s retry is the text sure to be this thread's alone.
     static func takeError() -> String {
         guard let text = ign_vips_error_take() else { return "" }
         defer { ign_vips_free(text) }

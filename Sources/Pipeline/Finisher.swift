@@ -16,6 +16,7 @@ struct Finisher: Sendable {
         let hasNetwork = job.model != nil
         var record = ImageRecord(path: image.path, output: image.names[.output], width: image.width, height: image.height,
                                  corruption: job.corruptions.map(\.description).joined(separator: ","))
+        record.source = image.source
         if hasNetwork && job.measures.contains(.distance) {
             record.distance = Metrics.rms(result.output.pixels, result.input.pixels)
         }

@@ -7,6 +7,17 @@ import Imaging
 protocol ImageFit: Sendable {
     /// Corrupts `image` (the clean, decoded input) and cuts it into samples.
     func fit(_ image: PlanarImage, corrupt: Corrupter) throws -> FittedImage
+    /// Bytes an image of this size may hold at once from decoding until its files are written
+    /// (the decoded planes and libvips' copy of them, corrupted, clean, blended and quantized
+    /// copies, a strip): reserved from its header, before it is decoded.
+    func reservation(width: Int, height: Int, channels: Int) -> Int
+}
+
+extension ImageFit {
+    /// `planes` copies of a float image of `width` × `height` × `channels`.
+    func planes(_ planes: Int, width: Int, height: Int, channels: Int) -> Int {
+        planes * 4 * width * height * channels
+    }
 }
 
 /// The corruption of one image, as a fit applies it.
@@ -38,8 +49,6 @@ protocol FittedImage: AnyObject {
     var corrupted: PlanarImage { get }
     /// The clean input at the output's resolution, when kept.
     var clean: PlanarImage? { get }
-    /// Bytes it holds while in flight (an estimate, for the memory budget).
-    var footprint: Int { get }
     /// Copies sample `index` (CHW) to `destination`.
     func copySample(_ index: Int, to destination: UnsafeMutablePointer<Float>)
     /// Takes the network's result for sample `index`: `output` = f^k(x) and, when drift is
@@ -80,6 +89,10 @@ struct CorruptionOnly: ImageFit {
         Unprojected(corrupted: try corrupt(image), clean: corrupt.clean(image))
     }
 
+    func reservation(width: Int, height: Int, channels: Int) -> Int {
+        planes(8, width: width, height: height, channels: channels)
+    }
+
     final class Unprojected: FittedImage {
         let corrupted: PlanarImage
         let clean: PlanarImage?
@@ -88,7 +101,6 @@ struct CorruptionOnly: ImageFit {
             self.clean = clean
         }
         var sampleCount: Int { 0 }
-        var footprint: Int { 4 * (corrupted.pixels.count + (clean?.pixels.count ?? 0)) }
         func copySample(_ index: Int, to destination: UnsafeMutablePointer<Float>) {}
         func accept(_ index: Int, output: UnsafePointer<Float>, next: UnsafePointer<Float>?) {}
         func assemble() throws -> Assembly {
@@ -139,6 +151,12 @@ struct WholeFit: ImageFit {
         }
     }
 
+    /// Decoding takes three full-size planes; the input-size output keeps as many as
+    /// ``CorruptionOnly``.
+    func reservation(width: Int, height: Int, channels: Int) -> Int {
+        planes(size == .input ? 8 : 3, width: width, height: height, channels: channels)
+    }
+
     final class Resized: FittedImage {
         let sample: PlanarImage
         let corrupted: PlanarImage
@@ -156,7 +174,6 @@ struct WholeFit: ImageFit {
         }
 
         var sampleCount: Int { 1 }
-        var footprint: Int { 4 * (corrupted.pixels.count + (clean?.pixels.count ?? 0) + 3 * sample.pixels.count) }
 
         func copySample(_ index: Int, to destination: UnsafeMutablePointer<Float>) {
             sample.pixels.withUnsafeBufferPointer { destination.update(from: $0.baseAddress!, count: $0.count) }
@@ -191,6 +208,12 @@ struct TileFit: ImageFit {
         return Tiled(grid: grid, source: try grid.source(damaged), corrupted: damaged, clean: corrupt.clean(image))
     }
 
+    /// Besides ``CorruptionOnly``'s planes: the padded source, two blenders and their weights.
+    /// An image at least one tile in size is reserved as that tile.
+    func reservation(width: Int, height: Int, channels: Int) -> Int {
+        planes(12, width: max(width, tileSize), height: max(height, tileSize), channels: channels)
+    }
+
     final class Tiled: FittedImage {
         let grid: TileGrid
         /// The corrupted image, padded to at least one tile.
@@ -209,10 +232,6 @@ struct TileFit: ImageFit {
         }
 
         var sampleCount: Int { grid.count }
-        var footprint: Int {
-            4 * (corrupted.pixels.count + (clean?.pixels.count ?? 0) + source.pixels.count
-                 + 2 * corrupted.pixels.count + grid.width * grid.height)
-        }
 
         func copySample(_ index: Int, to destination: UnsafeMutablePointer<Float>) {
             grid.copyTile(index, from: source, to: destination)

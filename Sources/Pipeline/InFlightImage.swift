@@ -7,17 +7,23 @@ import Imaging
 final class InFlightImage: @unchecked Sendable {
     /// The input's path relative to the input folder.
     let path: String
+    /// The input's size and time when it was found.
+    let source: FileStamp?
     /// The output files it gets.
     let names: OutputPlan.Names
     /// The input's size.
     let width: Int, height: Int
     /// Its samples for the network and their assembly.
     let fitted: FittedImage
+    /// Bytes of the memory budget it holds until it is finished.
+    let reserved: Int
     /// Samples whose results have not come back yet.
     private(set) var remaining: Int
 
-    init(path: String, names: OutputPlan.Names, width: Int, height: Int, fitted: FittedImage) {
+    init(path: String, source: FileStamp?, names: OutputPlan.Names, width: Int, height: Int, fitted: FittedImage, reserved: Int) {
         self.path = path
+        self.source = source
+        self.reserved = reserved
         self.names = names
         self.width = width
         self.height = height

@@ -3,11 +3,14 @@ import Foundation
 /// `metrics.jsonl` and `errors.jsonl`: what is done and what failed, kept so that a run
 /// killed at any moment (even by SIGKILL) resumes without redoing or repeating anything.
 ///
-/// An image counts as done when its metrics line is there and its files exist (the line is
-/// appended only after the files are renamed into place). On opening, a torn last line,
-/// repeated lines and lines of images whose files have gone are dropped; failed inputs are
-/// retried, so `errors.jsonl` starts empty. ``finish(order:)`` sorts both files into input
-/// order, so a resumed run ends byte-for-byte like an uninterrupted one.
+/// An image counts as done when its metrics line is there, its files exist (the line is
+/// appended only after the files are renamed into place) and its input has the size and
+/// modification time the line records. On opening, a torn last line, repeated lines, lines
+/// of inputs changed since and lines of images whose files have gone are dropped; lines of
+/// images this run does not select (another `--include`, or gone from the input) stay while
+/// their output does. Failed inputs are retried, so `errors.jsonl` starts empty.
+/// ``finish()`` sorts both files by path, so a resumed run ends byte-for-byte like an
+/// uninterrupted one.
 final class Ledger: @unchecked Sendable {
     private let metricsURL: URL
     private let errorsURL: URL
@@ -15,18 +18,25 @@ final class Ledger: @unchecked Sendable {
     private let errors: LineLog
     private var done: Set<String> = []
 
-    /// Opens the ledger in `tree` for the inputs `files`; `fresh` forgets earlier runs.
-    init(tree: OutputTree, files: [String], plan: OutputPlan, fresh: Bool) throws {
+    /// Opens the ledger in `tree` for the inputs `stamps` (path → size and time); `fresh`
+    /// forgets earlier runs.
+    init(tree: OutputTree, stamps: [String: FileStamp], plan: OutputPlan, fresh: Bool) throws {
         metricsURL = tree.root.appendingPathComponent(PipelineRunner.metricsFile)
         errorsURL = tree.root.appendingPathComponent(PipelineRunner.errorsFile)
         var kept: [String] = []
         if !fresh {
-            let wanted = Set(files)
+            var seen: Set<String> = []
+            func exists(_ name: String) -> Bool { FileSystem.isFile(tree.root.path + "/" + name) }
             for line in LineLog.readLines(metricsURL) {
-                guard let record = ImageRecord(jsonLine: line), wanted.contains(record.path),
-                      !done.contains(record.path), let names = plan.names[record.path],
-                      names.values.allSatisfy({ FileSystem.isFile(tree.root.path + "/" + $0) }) else { continue }
-                done.insert(record.path)
+                guard let record = ImageRecord(jsonLine: line), !seen.contains(record.path) else { continue }
+                if let stamp = stamps[record.path] {
+                    guard record.source == stamp, let names = plan.names[record.path],
+                          names.values.allSatisfy(exists) else { continue }
+                    done.insert(record.path)
+                } else if let output = record.output, !exists(output) {
+                    continue
+                }
+                seen.insert(record.path)
                 kept.append(String(line))
             }
         }
@@ -48,14 +58,12 @@ final class Ledger: @unchecked Sendable {
     /// Appends a failure line (callers serialise).
     func record(_ failure: FailureRecord) throws { try errors.append(failure.jsonLine) }
 
-    /// Sorts both files into input order (paths not in `order` last) and summarises the metrics.
-    func finish(order: [String]) throws -> RunSummary {
-        let rank = Dictionary(order.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+    /// Sorts both files by path (UTF-8 bytes, the input order) and summarises the metrics.
+    func finish() throws -> RunSummary {
         func sorted<T>(_ url: URL, _ parse: (Substring) -> T?, _ path: (T) -> String) -> [(line: String, value: T)] {
             LineLog.readLines(url).compactMap { line in parse(line).map { (String(line), $0) } }.sorted {
                 let a = path($0.value), b = path($1.value)
-                let ra = rank[a] ?? Int.max, rb = rank[b] ?? Int.max
-                return ra != rb ? ra < rb : a.utf8.lexicographicallyPrecedes(b.utf8)
+                return a != b ? a.utf8.lexicographicallyPrecedes(b.utf8) : $0.line.utf8.lexicographicallyPrecedes($1.line.utf8)
             }
         }
         let records = sorted(metricsURL, ImageRecord.init(jsonLine:), \.path)

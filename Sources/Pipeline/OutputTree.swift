@@ -60,6 +60,25 @@ public struct OutputTree: Sendable {
         }
     }
 
+    /// Throws an `output` ``InputFailure`` unless each of `names` (relative paths inside) fits
+    /// the system's limits: every component at most `NAME_MAX` bytes, and the whole path, and
+    /// that of the temporary file written beside it, under `PATH_MAX`. Checked before an
+    /// input's first file is written, so that none of them is left without the rest.
+    func checkLengths(_ names: [String]) throws {
+        let nameMax = Int(NAME_MAX), pathMax = Int(PATH_MAX)
+        for name in names {
+            let components = name.split(separator: "/")
+            if let long = components.first(where: { $0.utf8.count > nameMax }) {
+                throw InputFailure(code: "output", message: "the output name \"\(long)\" would be \(long.utf8.count) bytes, over the file system's limit of \(nameMax): nothing written")
+            }
+            let last = components.last?.utf8.count ?? 0
+            let length = root.path.utf8.count + 1 + name.utf8.count - last + max(last, AtomicFile.temporaryNameLength)
+            if length >= pathMax {
+                throw InputFailure(code: "output", message: "the output path \(name) is too long for the output folder (over the system's limit of \(pathMax - 1) bytes with it): nothing written")
+            }
+        }
+    }
+
     /// Removes the temporary files of atomic writes cut short by a kill (see ``AtomicFile``).
     public func removeStaleTemporaries() {
         guard let walker = FileManager.default.enumerator(atPath: root.path) else { return }

@@ -7,6 +7,9 @@ import Glibc
 public struct ImageRecord: Equatable, Sendable {
     /// The input's path relative to the input folder.
     public var path: String
+    /// The input's size and modification time when it was read: a rerun redoes the image if
+    /// either has changed since.
+    public var source: FileStamp?
     /// The main output's path relative to the output folder (nil when no image is written).
     public var output: String?
     /// The input's width in pixels.
@@ -56,6 +59,9 @@ public struct ImageRecord: Equatable, Sendable {
     /// (the PSNR of identical images) are written as null.
     public var jsonLine: String {
         var fields = [JSON.pair("path", JSON.string(path))]
+        if let source {
+            fields += [JSON.pair("input_size", String(source.size)), JSON.pair("input_mtime", JSON.string(source.modified))]
+        }
         if let output { fields.append(JSON.pair("output", JSON.string(output))) }
         fields += [JSON.pair("width", String(width)), JSON.pair("height", String(height)),
                    JSON.pair("corruption", JSON.string(corruption))]
@@ -72,6 +78,9 @@ public struct ImageRecord: Equatable, Sendable {
               let height = (object["height"] as? NSNumber)?.intValue else { return nil }
         self.init(path: path, output: object["output"] as? String, width: width, height: height,
                   corruption: object["corruption"] as? String ?? "")
+        if let size = (object["input_size"] as? NSNumber)?.int64Value, let modified = object["input_mtime"] as? String {
+            source = FileStamp(size: size, modified: modified)
+        }
         func figure(_ name: String) -> Double? {
             guard let value = object[name] else { return nil }
             return (value as? NSNumber)?.doubleValue ?? .infinity  // null stands for infinity
@@ -95,7 +104,7 @@ public struct FailureRecord: Equatable, Sendable {
     /// The input's path relative to the input folder.
     public var path: String
     /// The kind of failure: an ``ImagingError`` code (`truncated`, `notAnImage`, `tooLarge`,
-    /// `unreadable`, …) or `output`.
+    /// `unreadable`, …), a ``Discovery/Problem`` code (`badName`, `pathTooLong`) or `output`.
     public var code: String
     /// What went wrong.
     public var message: String

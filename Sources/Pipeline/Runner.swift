@@ -117,7 +117,7 @@ public final class PipelineRunner {
 
         try FileSystem.writeAtomically(Data(Fingerprint.text(fingerprint).utf8), to: settingsURL)
         let plan = OutputPlan(files: found.files, artifacts: job.artifacts, format: job.format)
-        let ledger = try Ledger(tree: tree, files: found.files, plan: plan, fresh: force)
+        let ledger = try Ledger(tree: tree, stamps: found.stamps, plan: plan, fresh: force)
         if !force { tree.removeStaleTemporaries() }
         let pending = found.files.filter { !ledger.isDone($0) }
 
@@ -126,18 +126,18 @@ public final class PipelineRunner {
         let state = RunState(total: pending.count + found.problems.count, skipped: found.files.count - pending.count,
                              onProgress: onProgress, onFailure: onFailure, ledger: ledger)
         for problem in found.problems {
-            try state.fail(FailureRecord(path: problem.path, code: "unreadable", message: problem.message))
+            try state.fail(FailureRecord(path: problem.path, code: problem.code, message: problem.message))
         }
         var projector: Projector?
         if let model {
             projector = Projector(model: model, threads: threads)
         }
-        let scheduler = Scheduler(job: job, files: pending, plan: plan, fit: job.imageFit(modelSize: model?.architecture.imageSize),
+        let scheduler = Scheduler(job: job, files: pending, stamps: found.stamps, plan: plan, fit: job.imageFit(modelSize: model?.architecture.imageSize),
                                   channels: model?.channels, finisher: Finisher(job: job, tree: tree), state: state,
                                   workers: workers)
         try scheduler.run(projector: projector)
 
-        let summary = try ledger.finish(order: found.files)
+        let summary = try ledger.finish()
         try FileSystem.writeAtomically(Data(summary.json.utf8), to: tree.root.appendingPathComponent(PipelineRunner.summaryJSON))
         try FileSystem.writeAtomically(Data(summary.csv.utf8), to: tree.root.appendingPathComponent(PipelineRunner.summaryCSV))
         return RunReport(output: tree.root, progress: state.snapshot(), summary: summary, workers: workers,

@@ -6,9 +6,11 @@ import Imaging
 /// images and finish (measure and write) them, and the calling thread, which projects batches.
 ///
 /// Workers prefer finishing to decoding, and decode only while fewer than `maxImages`
-/// images and `PipelineRunner.memoryBudget` bytes are in flight; samples wait for the
-/// network in a queue of `2 × batch`. Finished images never wait for room, so the stages
-/// cannot deadlock.
+/// images are in flight and the bytes they reserve stay within `PipelineRunner.memoryBudget`:
+/// each image reserves what it may take (``ImageFit/reservation(width:height:channels:)``)
+/// from its header, before it is decoded, and waits (finishing others meanwhile) until that
+/// fits beside the rest, or nothing else is reserved. Samples wait for the network in a queue
+/// of `2 × batch`. Finished images never wait for room, so the stages cannot deadlock.
 final class Scheduler: @unchecked Sendable {
     private typealias Sample = (image: InFlightImage, index: Int)
 
@@ -17,6 +19,7 @@ final class Scheduler: @unchecked Sendable {
 
     private let job: Job
     private let files: [String]
+    private let stamps: [String: FileStamp]
     private let plan: OutputPlan
     private let fit: ImageFit
     /// The network's channel count; nil without a network.
@@ -33,14 +36,15 @@ final class Scheduler: @unchecked Sendable {
     private var nextFile = 0
     private var decoding = 0
     private var inFlight = 0
-    private var inFlightBytes = 0
+    private var reservedBytes = 0
     private var finishing: [InFlightImage] = []
     private var fatal: Error?
 
-    init(job: Job, files: [String], plan: OutputPlan, fit: ImageFit, channels: Int?, finisher: Finisher,
-         state: RunState, workers: Int) {
+    init(job: Job, files: [String], stamps: [String: FileStamp], plan: OutputPlan, fit: ImageFit, channels: Int?,
+         finisher: Finisher, state: RunState, workers: Int) {
         self.job = job
         self.files = files
+        self.stamps = stamps
         self.plan = plan
         self.fit = fit
         self.channels = channels
@@ -131,7 +135,7 @@ final class Scheduler: @unchecked Sendable {
         defer { condition.unlock() }
         while fatal == nil {
             if !finishing.isEmpty { return .finish(finishing.removeFirst()) }
-            if nextFile < files.count && inFlight < maxImages && inFlightBytes < PipelineRunner.memoryBudget {
+            if nextFile < files.count && inFlight < maxImages && reservedBytes < PipelineRunner.memoryBudget {
                 nextFile += 1
                 decoding += 1
                 inFlight += 1
@@ -145,20 +149,30 @@ final class Scheduler: @unchecked Sendable {
 
     private func decode(_ path: String) {
         var image: InFlightImage?
+        var reserved = 0
         do {
             guard let names = plan.names[path] else {
                 throw InputFailure(code: "output", message: "its output file names clash with another input's")
             }
-            let decoded = try loader.load(URL(fileURLWithPath: job.input).appendingPathComponent(path), channels: channels)
+            try finisher.tree.checkLengths(names.values.sorted())
+            let opened = try loader.open(URL(fileURLWithPath: job.input).appendingPathComponent(path))
+            reserved = fit.reservation(width: opened.header.width, height: opened.header.height,
+                                       channels: channels ?? (opened.header.isGrey ? 1 : 3))
+            reserve(reserved)
+            let decoded = try loader.decode(opened, channels: channels)
             let corrupter = Corrupter(corruptions: job.corruptions, seed: Corruption.seed(runSeed: job.seed, relativePath: path),
                                       keepsClean: job.keepsClean)
-            image = InFlightImage(path: path, names: names, width: decoded.width, height: decoded.height,
-                                  fitted: try fit.fit(decoded, corrupt: corrupter))
+            let fitted = try Vips.attributed { try fit.fit(decoded, corrupt: corrupter) }
+            image = InFlightImage(path: path, source: stamps[path], names: names, width: decoded.width, height: decoded.height,
+                                  fitted: fitted, reserved: reserved)
         } catch {
             failed(path, error)
         }
         condition.lock()
-        if let image { inFlightBytes += image.fitted.footprint } else { inFlight -= 1 }
+        if image == nil {
+            inFlight -= 1
+            reservedBytes -= reserved
+        }
         condition.unlock()
         if let image {
             if image.remaining == 0 {
@@ -175,6 +189,24 @@ final class Scheduler: @unchecked Sendable {
         if last { samples.close() }
     }
 
+    /// Waits until `bytes` more fit in the budget beside what is reserved (or nothing is),
+    /// finishing images meanwhile, then reserves them.
+    private func reserve(_ bytes: Int) {
+        condition.lock()
+        while fatal == nil && reservedBytes > 0 && reservedBytes + bytes > PipelineRunner.memoryBudget {
+            if finishing.isEmpty {
+                condition.wait()
+            } else {
+                let image = finishing.removeFirst()
+                condition.unlock()
+                finish(image)
+                condition.lock()
+            }
+        }
+        reservedBytes += bytes
+        condition.unlock()
+    }
+
     /// Finishes an image; anything that goes wrong with it is its own failure, but failing
     /// to record the outcome stops the run.
     private func finish(_ image: InFlightImage) {
@@ -185,7 +217,7 @@ final class Scheduler: @unchecked Sendable {
         }
         condition.lock()
         inFlight -= 1
-        inFlightBytes -= image.fitted.footprint
+        reservedBytes -= image.reserved
         condition.broadcast()
         condition.unlock()
     }

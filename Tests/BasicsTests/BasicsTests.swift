@@ -34,13 +34,26 @@ final class AtomicFileTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["occupied"])
     }
 
+    /// ign's temporaries have one short shape; a user's `.X.<digits>.tmp` files are not theirs.
     func testRecognisesItsOwnTemporariesOnly() {
-        for name in ["x.png", ".metrics.jsonl", "a.b.c"] {
-            XCTAssertTrue(AtomicFile.isTemporary(AtomicFile.temporaryName(for: name)), name)
+        for _ in 0..<100 {
+            let name = AtomicFile.temporaryName()
+            XCTAssertTrue(AtomicFile.isTemporary(name), name)
+            XCTAssertEqual(name.utf8.count, 25, name)
         }
-        for name in ["x.png", ".x.tmp", ".x.12a.tmp", "x.png.123.tmp", ".x.png.123.tmp~", "..123.tmp", ".x.png..tmp"] {
+        for name in ["x.png", ".x.tmp", ".x.png.123.tmp", ".photo.jpg.4242.tmp", ".ign-tmp-", ".ign-tmp-0123456789abcdef0",
+                     ".ign-tmp-0123456789ABCDEF", ".ign-tmp-0123456789abcdeg", "ign-tmp-0123456789abcdef"] {
             XCTAssertFalse(AtomicFile.isTemporary(name), name)
         }
+    }
+
+    /// A destination name of 255 bytes, the most Linux allows, is written (the temporary beside
+    /// it is short whatever the name).
+    func testLongestLegalNameIsWritten() throws {
+        let url = dir.appendingPathComponent(String(repeating: "n", count: 251) + ".png")
+        try AtomicFile.write(Data([7]), to: url)
+        XCTAssertEqual(try Data(contentsOf: url), Data([7]))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [url.lastPathComponent])
     }
 }
 

@@ -30,6 +30,17 @@ final class CorruptionTests: ImagingTestCase {
         XCTAssertEqual(try Corruption.parseChain("grayscale,noise:0.1"), [.grayscale, .noise(sigma: 0.1)])
     }
 
+    /// The extremes a spec may give are ones that work on an image: validation refuses
+    /// whatever would fail every image later (blur's mask is libvips-limited to 5000 taps).
+    func testTheLargestValuesAcceptedApply() throws {
+        let image = try photo(width: 9, height: 7)
+        for spec in ["noise:10", "blur:1000", "holes:1000:1000000000", "jpeg:1", "jpeg:100", "noise:0", "blur:0"] {
+            let corrupted = try Corruption(parsing: spec).apply(to: image, seed: 1)
+            XCTAssertEqual([corrupted.width, corrupted.height, corrupted.channels], [9, 7, 3], spec)
+            XCTAssertTrue(corrupted.pixels.allSatisfy(\.isFinite), spec)
+        }
+    }
+
     func testSeedIsStable() {
         // Fixed values: the seed must never change between runs, builds or platforms.
         XCTAssertEqual(Corruption.seed(runSeed: 42, relativePath: "cats/tabby.png"), 0x355a_982a_d3ad_8d99)

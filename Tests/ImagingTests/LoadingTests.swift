@@ -157,6 +157,79 @@ final class LoadingTests: ImagingTestCase {
         }
     }
 
+    /// libjpeg only warns about a damaged scan (here an end-of-image marker halfway through
+    /// it); without failing on warnings the rest would decode as grey and count as loaded.
+    func testJPEGWithADamagedScanIsAnError() throws {
+        try Vips.silenceWarnings()
+        defer { try? Vips.silenceWarnings(false) }
+        let file = try save(try vipsImage(pattern(width: 64, height: 64), width: 64, height: 64, bands: 3,
+                                          interpretation: IGN_INTERPRETATION_SRGB), "scan.jpg")
+        XCTAssertNoThrow(try ImageLoader().load(file))
+        try damagedScan(file)
+        XCTAssertEqual(try ImageLoader().header(of: file).width, 64, "the header is intact")
+        do {
+            _ = try ImageLoader().load(file)
+            XCTFail("a JPEG with a damaged scan loaded")
+        } catch let error as ImagingError {
+            XCTAssertEqual(error.code, .truncated, "\(error)")
+            XCTAssertTrue(error.message.contains("Corrupt JPEG data"), error.message)
+        }
+    }
+
+    /// Puts an end-of-image marker in the middle of a JPEG's entropy-coded scan.
+    func damagedScan(_ file: URL) throws {
+        var bytes = [UInt8](try Data(contentsOf: file))
+        let scan = try XCTUnwrap((0..<(bytes.count - 1)).first { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xDA })
+        let middle = (scan + bytes.count) / 2
+        bytes[middle] = 0xFF
+        bytes[middle + 1] = 0xD9
+        try Data(bytes).write(to: file)
+    }
+
+    /// Failures of many kinds at once, on many threads: each carries the message it has alone
+    /// (libvips' error buffer is shared by the process).
+    func testConcurrentFailuresEachCarryTheirOwnMessage() throws {
+        try Vips.silenceWarnings()
+        defer { try? Vips.silenceWarnings(false) }
+        var files: [URL] = []
+        for i in 0..<8 {
+            let size = 48 + 8 * i
+            let source = try vipsImage(randomBytes(size * size * 3, seed: UInt64(i)), width: size, height: size, bands: 3,
+                                       interpretation: IGN_INTERPRETATION_SRGB)
+            for format in ["png", "jpg"] {
+                let file = try save(source, "\(i).\(format)")
+                let whole = try Data(contentsOf: file)
+                try whole.prefix(whole.count * (i + 2) / 12).write(to: file)
+                files.append(file)
+            }
+            let damaged = try save(source, "\(i)-scan.jpg")
+            try damagedScan(damaged)
+            let text = url("\(i).txt")
+            try Data("not an image \(i)".utf8).write(to: text)
+            files += [damaged, text]
+        }
+        func message(_ file: URL) -> String {
+            do {
+                _ = try ImageLoader().load(file)
+                return "loaded"
+            } catch {
+                return "\(error)"
+            }
+        }
+        let alone = files.map(message)
+        XCTAssertFalse(alone.contains("loaded"))
+        XCTAssertTrue(alone.allSatisfy { $0.split(separator: ":").count > 2 }, "libvips' own text is there: \(alone)")
+        let lock = NSLock()
+        var together = [String](repeating: "", count: 4 * files.count)
+        DispatchQueue.concurrentPerform(iterations: together.count) { i in
+            let text = message(files[i % files.count])
+            lock.lock()
+            together[i] = text
+            lock.unlock()
+        }
+        for (i, text) in together.enumerated() { XCTAssertEqual(text, alone[i % files.count], files[i % files.count].lastPathComponent) }
+    }
+
     func testNotImagesAndUnreadableFiles() throws {
         let empty = url("empty.png")
         try Data().write(to: empty)

@@ -33,11 +33,12 @@ final class OutputTreeTests: XCTestCase {
     func testStaleTemporariesAreRemovedAndNothingElse() throws {
         let root = try Fixtures.folder()
         let tree = try OutputTree(root: root.path)
-        for path in ["a/.x.png.123.tmp", ".metrics.jsonl.99.tmp", "a/x.png", "a/.keep", "a/.x.tmp"] {
+        let users = ["a/.x.png.123.tmp", ".metrics.jsonl.99.tmp", "a/x.png", "a/.keep", "a/.x.tmp", "a/.ign-tmp-0123"]
+        for path in users + ["a/.ign-tmp-0123456789abcdef", ".ign-tmp-ffffffffffffffff"] {
             try Fixtures.write(Data([1]), path, in: root)
         }
         tree.removeStaleTemporaries()
-        XCTAssertEqual(Set(Fixtures.contents(of: root).keys), ["a/x.png", "a/.keep", "a/.x.tmp"])
+        XCTAssertEqual(Set(Fixtures.contents(of: root).keys), Set(users), "only ign's own temporaries go")
     }
 
     func testClashingOutputNamesKeepTheInputExtension() {

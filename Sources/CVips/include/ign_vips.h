@@ -10,6 +10,11 @@
  * Conventions: functions returning int return 0 on success and -1 on failure; on failure
  * the reason is in libvips' error buffer (read it with ign_vips_error_take). Output images
  * are new references: release them with ign_vips_unref.
+ *
+ * libvips keeps one error buffer for the whole process, so while threads run libvips at once
+ * a failure's text can gather another's or be lost. Each wrapper's libvips call holds a
+ * process-wide lock shared; ign_vips_exclusive_begin takes it alone, so that a failed
+ * operation re-run in between gets exactly its own text.
  */
 #ifndef IGN_VIPS_H
 #define IGN_VIPS_H
@@ -82,11 +87,19 @@ void ign_vips_concurrency_set(int threads);
 void ign_vips_silence_warnings(int on);
 
 /**
- * Copies libvips' (process-global) error buffer and clears it, atomically with respect to
- * other callers of this function. Returns a newly allocated NUL-terminated string (possibly
- * empty); free it with ign_vips_free.
+ * Copies libvips' (process-global) error buffer and clears it, with no libvips call of
+ * another thread running meanwhile. Returns a newly allocated NUL-terminated string
+ * (possibly empty); free it with ign_vips_free. Outside exclusive mode the text may hold
+ * other threads' errors; in it, only this thread's since ign_vips_exclusive_begin.
  */
 char *ign_vips_error_take(void);
+/** Waits until no other thread is in a wrapper, then holds them all off and clears the error
+ *  buffer: the calling thread is in exclusive mode until ign_vips_exclusive_end. Not nested. */
+void ign_vips_exclusive_begin(void);
+/** Clears the error buffer and lets other threads' libvips calls run again. */
+void ign_vips_exclusive_end(void);
+/** Whether the calling thread is in exclusive mode. */
+int ign_vips_is_exclusive(void);
 /** g_free. */
 void ign_vips_free(void *p);
 /** g_object_unref on an image; NULL is ignored. */
@@ -96,7 +109,7 @@ void ign_vips_unref(IgnVipsImage *image);
 
 /**
  * Opens a file with the loader libvips picks from its contents, with fail_on=truncated
- * and the given access (sequential != 0: one top-to-bottom read; else random). Only the
+ * (fail_on=warning for JPEG, whose damaged scans libjpeg only warns about) and the given access (sequential != 0: one top-to-bottom read; else random). Only the
  * header is read here; pixels decode when the image is used. Brackets in the name are
  * part of the name (libvips' "file.png[options]" syntax is not applied).
  */
