@@ -19,7 +19,7 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @Option(help: "Held-out test data (IDX or .npy).") var data: String
     @Option(help: "Validation data for tuning the blur baseline (default: the test data).") var val: String?
-    @Option(help: "Use only the first N test samples.") var limit: Int?
+    @Option(help: "Use only the first N test samples (not for the sample quality, which compares with the whole split).") var limit: Int?
     @Flag(name: .customLong("train-mode"), help: "Use batch statistics instead of running statistics (as --statistics batch).") var trainMode = false
     @Option(help: statisticsHelp(default: .projection)) var statistics: StatisticsSet = .projection
     @Option(help: "Training data (IDX or .npy): its first --samples images give the train-vs-test anchor of the sample quality.") var train: String?
@@ -53,7 +53,7 @@ struct EvalCommand: ParsableCommand {
         if samples > 0, let classifier = try classifier.map({ try Classifier.load(URL(fileURLWithPath: $0)) }) ?? Classifier.bundled(for: model.sampleShape) {
             var quality = SampleQuality(model: model, classifier: classifier, threads: compute.threads)
             quality.count = samples; quality.seed = sampleSeed
-            report.sampleQuality = try quality.evaluate(test: options.limit.map { test.prefix($0) } ?? test,
+            report.sampleQuality = try quality.evaluate(test: test,
                                                         train: try train.map { try Dataset.load(URL(fileURLWithPath: $0)) })
         } else if samples > 0, classifier == nil {
             printError("note: no bundled classifier for \(model.sampleShape) images (give --classifier): sample quality left out")
