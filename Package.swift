@@ -32,8 +32,8 @@ let package = Package(
         .target(name: "Basics"),
         // Tensors, layers with explicit forward/backward, losses, Adam, tensor files (safetensors, npy, IDX, gzip).
         .target(name: "Engine", dependencies: ["Basics", "CBLAS", "CZlib"]),
-        // Architectures, model files, the IGN objective, noise, datasets, trainer, checkpoints, bundled models.
-        .target(name: "IGN", dependencies: ["Basics", "Engine"], resources: [.copy("Models")]),
+        // Architectures, model files, the IGN objective, noise, datasets, trainer, checkpoints, bundled models and classifier.
+        .target(name: "IGN", dependencies: ["Basics", "Engine"], resources: [.copy("Models"), .copy("Classifiers")]),
         // Decode/encode, colour and channels, corruptions, resize/tiling, metrics, contact sheets.
         .target(name: "Imaging", dependencies: ["Basics", "CVips"]),
         // `ign eval`: reconstruction, drift, denoising/colorization/sketch figures against libvips baselines.

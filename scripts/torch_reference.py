@@ -97,6 +97,7 @@ import time
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 torch.set_num_threads(2)
 # Deterministic kernels where PyTorch has a choice (no effect on most CPU ops,
@@ -412,16 +413,27 @@ def state_dict_tensors(f: IGN) -> dict:
     return {k: v.detach().clone() for k, v in f.state_dict().items()}
 
 
-def load_model(path: str) -> IGN:
+GENERATION_PREFIX = "generation."
+
+
+def load_model(path: str, bn_set: str = "projection") -> IGN:
+    """An ign model file as an IGN module.  The file's plain state_dict names hold the
+    projection set of BatchNorm statistics and load with strict=True; the optional generation
+    set (the same buffer names behind GENERATION_PREFIX) is set aside, or with
+    bn_set="generation" loaded in place of the projection set."""
     tensors, meta = load_safetensors(path)
     arch, C = meta["arch"], int(meta["channels"])
     f = IGN(arch, C)
-    sd = {}
     ref = f.state_dict()
-    for k, v in tensors.items():
+    sd = {k: v for k, v in tensors.items() if not k.startswith(GENERATION_PREFIX)}
+    generation = {k[len(GENERATION_PREFIX):]: v for k, v in tensors.items() if k.startswith(GENERATION_PREFIX)}
+    if bn_set == "generation":
+        if not generation:
+            raise SystemExit(f"{path}: no {GENERATION_PREFIX}* tensors (no generation statistics)")
+        sd.update(generation)
+    for k, v in sd.items():
         if k in ref and ref[k].dtype != v.dtype:
-            v = v.to(ref[k].dtype)   # e.g. F16/BF16 weights -> float32
-        sd[k] = v
+            sd[k] = v.to(ref[k].dtype)   # e.g. F16/BF16 weights -> float32
     f.load_state_dict(sd, strict=True)
     return f
 
@@ -617,9 +629,9 @@ Agreement to expect (measured by re-running the same recipe in float64):
 # ---------------------------------------------------------------------------
 
 
-def check_diff(model_path, input_path, output_path, steps, train_mode, with_ref=False):
+def check_diff(model_path, input_path, output_path, steps, train_mode, with_ref=False, bn_set="projection"):
     """max |f^steps(INPUT) - OUTPUT| (and, if with_ref, also max |OUTPUT|)."""
-    f = load_model(model_path)
+    f = load_model(model_path, bn_set)
     f.train(train_mode)
     y = torch.from_numpy(np.load(input_path).astype(np.float32))
     with torch.no_grad():
@@ -636,7 +648,7 @@ def check_diff(model_path, input_path, output_path, steps, train_mode, with_ref=
 
 def cmd_check(args):
     d, ref_max = check_diff(args.model, args.input, args.output, args.steps, args.train_mode,
-                            with_ref=True)
+                            with_ref=True, bn_set=args.statistics)
     rel = d / ref_max if ref_max > 0 else float("inf") if d > 0 else 0.0
     mode = "train" if args.train_mode else "eval"
     # Outputs can be tiny (eval mode at init: ~1e-8), so also report the
@@ -652,6 +664,21 @@ def cmd_check(args):
         failed = True
     if failed:
         sys.exit(1)
+
+
+def cmd_cross_entropy(args):
+    """F.cross_entropy (mean) and its gradient for fixed logits [N=3, classes=5]: the
+    fixture of Tests/EngineTests/SoftmaxCrossEntropyTests.swift (logits printed channel-major)."""
+    logits = torch.tensor([[2.0, -1.0, 0.5, 3.0, -2.5],
+                           [0.0, 0.0, 0.0, 0.0, 0.0],
+                           [-30.0, 40.0, 10.0, -5.0, 39.5]], requires_grad=True)
+    labels = torch.tensor([3, 1, 2])
+    loss = F.cross_entropy(logits, labels)
+    loss.backward()
+    fmt = lambda t: ", ".join(f"{v:.9g}" for v in t.detach().t().reshape(-1).tolist())
+    print(f"loss {loss.item():.12g}")
+    print(f"logits (channel-major) [{fmt(logits)}]")
+    print(f"gradient (channel-major) [{fmt(logits.grad)}]")
 
 
 def cmd_save_torch(args):
@@ -881,7 +908,12 @@ def main(argv=None):
                    help="exit 1 if max_abs_diff exceeds this")
     s.add_argument("--rtol", type=float, default=None,
                    help="exit 1 if max_abs_diff / max|OUTPUT| exceeds this")
+    s.add_argument("--statistics", choices=("projection", "generation"), default="projection",
+                   help="BatchNorm running statistics to load (generation: the generation.* tensors)")
     s.set_defaults(fn=cmd_check)
+
+    s = sub.add_parser("cross-entropy", help="print the softmax cross-entropy fixture of EngineTests")
+    s.set_defaults(fn=cmd_cross_entropy)
 
     s = sub.add_parser("save-torch", help="save a freshly initialised torch model")
     s.add_argument("out")

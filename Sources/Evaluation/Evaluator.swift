@@ -13,8 +13,8 @@ public struct EvaluationOptions: Sendable {
     public var noiseSigmas: [Double] = [0.1, 0.2, 0.4]
     /// Validation samples used to tune the blur (taken from the validation set).
     public var validationLimit = 500
-    /// Use batch statistics instead of running statistics.
-    public var trainMode = false
+    /// The BatchNorm statistics f runs with (``StatisticsSet/batch``: each batch's own).
+    public var statistics: StatisticsSet = .projection
     public var batch = 256
     public init() {}
 }
@@ -65,7 +65,10 @@ public struct EvaluationReport: Codable, Sendable {
     public var arch: String
     public var channels: Int
     public var samples: Int
+    /// "eval" (running statistics) or "train" (batch statistics).
     public var mode: String
+    /// The set of BatchNorm statistics used (``StatisticsSet``, after any fallback).
+    public var statistics: String
     public var reconstructionPSNR: Double
     public var drift: [Drift]
     public var denoising: [Denoising]
@@ -73,6 +76,8 @@ public struct EvaluationReport: Codable, Sendable {
     public var blurTunedOn: String
     public var colorization: Colorization?
     public var sketch: Sketch
+    /// Samples from noise, measured in a classifier's features (models a bundled classifier fits).
+    public var sampleQuality: SampleQuality.Report?
 }
 
 /// Measures a model on held-out data: reconstruction, drift, denoising against libvips baselines,
@@ -86,7 +91,7 @@ public struct Evaluator {
     public init(model: IGNModel, options: EvaluationOptions = EvaluationOptions(), threads: Int) {
         self.model = model
         self.options = options
-        projector = Projector(model: model, threads: threads)
+        projector = Projector(model: model, threads: threads, statistics: options.statistics)
     }
 
     public func evaluate(test fullTest: Dataset, validation: Dataset?, name: String) throws -> EvaluationReport {
@@ -150,16 +155,17 @@ public struct Evaluator {
             modelSSIM: try mean(zip(fromSketch, clean).map { try Metrics.ssim($0, $1) }))
 
         return EvaluationReport(model: name, arch: model.architecture.name, channels: model.channels, samples: test.count,
-                                mode: options.trainMode ? "train" : "eval", reconstructionPSNR: reconstruction,
+                                mode: projector.statistics == .batch ? "train" : "eval", statistics: projector.statistics.rawValue,
+                                reconstructionPSNR: reconstruction,
                                 drift: drift, denoising: denoising, blurTunedOn: validation == nil ? "test" : "validation",
-                                colorization: colorization, sketch: sketch)
+                                colorization: colorization, sketch: sketch, sampleQuality: nil)
     }
 
     // MARK: Helpers
 
     /// f applied `steps` times in batches of `options.batch`; result[k-1] = f^k(x), NCHW.
     private func apply(_ values: [Float], count: Int, steps: Int) -> [[Float]] {
-        projector.apply(values, count: count, steps: steps, batchSize: options.batch, trainMode: options.trainMode)
+        projector.apply(values, count: count, steps: steps, batchSize: options.batch)
     }
 
     /// Per-sample RMS and relative size of f^{k+1} − f^k for k = 1, 2, 3.
@@ -209,7 +215,7 @@ extension EvaluationReport {
     public var table: String {
         var lines: [String] = []
         func f(_ x: Double, _ digits: Int = 2) -> String { String(format: "%.\(digits)f", x) }
-        lines.append("model \(model) (\(arch), C=\(channels)), \(samples) test samples, \(mode) mode")
+        lines.append("model \(model) (\(arch), C=\(channels)), \(samples) test samples, \(mode) mode (\(statistics) statistics)")
         lines.append("reconstruction PSNR f(x) vs x: \(f(reconstructionPSNR)) dB")
         lines.append("")
         lines.append("drift        k   RMS mean  RMS median  relative mean  relative median")
@@ -231,6 +237,10 @@ extension EvaluationReport {
         }
         lines.append("")
         lines.append("sketch→image: sketch PSNR \(f(sketch.sketchPSNR)) SSIM \(f(sketch.sketchSSIM, 3)); f(sketch) PSNR \(f(sketch.modelPSNR)) SSIM \(f(sketch.modelSSIM, 3))")
+        if let sampleQuality {
+            lines.append("")
+            lines.append(sampleQuality.table)
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -10,6 +10,9 @@ public final class IGNModel {
     public let network: Network
     /// Metadata written to and read from the model file's `__metadata__`.
     public var metadata: [String: String]
+    /// The generation set of BatchNorm running statistics, in the layout of the store's buffers
+    /// (tensors `generation.NAME` in the file, see ``StatisticsSet``); nil when the file has none.
+    public var generationStatistics: [Float]?
 
     public var sampleShape: SampleShape {
         SampleShape(channels: channels, height: architecture.imageSize, width: architecture.imageSize)
@@ -50,7 +53,8 @@ public final class IGNModel {
 
     // MARK: Files
 
-    /// The model's state as PyTorch would name it in `state_dict()`.
+    /// The model's state as PyTorch would name it in `state_dict()`, plus the generation
+    /// statistics (when there are any) under ``StatisticsSet/generationPrefix``.
     public func stateTensors() -> [String: SafeTensors.Entry] {
         let store = network.store
         var tensors: [String: SafeTensors.Entry] = [:]
@@ -61,6 +65,11 @@ public final class IGNModel {
             tensors[v.name] = .init(floats: Array(UnsafeBufferPointer(start: store.buffers + v.offset, count: v.count)), shape: v.shape)
         }
         for (i, name) in store.layout.counters.enumerated() { tensors[name] = .init(int64: store.counters[i]) }
+        if let generation = generationStatistics {
+            for v in store.layout.buffers {
+                tensors[StatisticsSet.generationPrefix + v.name] = .init(floats: Array(generation[v.offset..<(v.offset + v.count)]), shape: v.shape)
+            }
+        }
         return tensors
     }
 
@@ -104,10 +113,14 @@ public final class IGNModel {
     }
 
     /// Copies tensors from `file` into this model, requiring exactly the model's names and
-    /// shapes and finite values (`.nonFinite` names the tensor).
+    /// shapes and finite values (`.nonFinite` names the tensor). The generation statistics
+    /// (``StatisticsSet``) may be there or not, but not in part.
     public func loadState(_ file: SafeTensors.File, path: String) throws {
         let store = network.store
-        let expected = Set(store.layout.parameters.map(\.name) + store.layout.buffers.map(\.name) + store.layout.counters)
+        let generationNames = store.layout.buffers.map { StatisticsSet.generationPrefix + $0.name }
+        let hasGeneration = generationNames.contains { file.tensors[$0] != nil }
+        let expected = Set(store.layout.parameters.map(\.name) + store.layout.buffers.map(\.name) + store.layout.counters
+                           + (hasGeneration ? generationNames : []))
         let missing = expected.subtracting(file.tensors.keys).sorted()
         let unexpected = Set(file.tensors.keys).subtracting(expected).sorted()
         guard missing.isEmpty && unexpected.isEmpty else {
@@ -129,6 +142,22 @@ public final class IGNModel {
         try copy(store.layout.buffers, into: store.buffers)
         if let bad = store.firstNonFinite() {
             throw TensorFileError(.nonFinite, path, "tensor '\(bad.name)' holds \(bad.value) at index \(bad.index): a model's weights and statistics must be finite")
+        }
+        generationStatistics = nil
+        if hasGeneration {
+            var generation = [Float](repeating: 0, count: statisticsCount)
+            for v in store.layout.buffers {
+                let name = StatisticsSet.generationPrefix + v.name, entry = file.tensors[name]!
+                guard entry.shape == v.shape, entry.dtype != .i64 else {
+                    throw TensorFileError(.mismatch, path, "tensor '\(name)' has shape \(entry.shape), \(architecture.name) needs \(v.shape) (float)")
+                }
+                let values = entry.floats()
+                if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                    throw TensorFileError(.nonFinite, path, "tensor '\(name)' holds \(values[bad]) at index \(bad): a model's weights and statistics must be finite")
+                }
+                generation.replaceSubrange(v.offset..<(v.offset + v.count), with: values)
+            }
+            generationStatistics = generation
         }
         for (i, name) in store.layout.counters.enumerated() {
             guard let value = file.tensors[name]!.int64() else {

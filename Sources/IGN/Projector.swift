@@ -5,34 +5,40 @@ import Engine
 /// output never depends on its batch-mates.
 public final class Projector {
     public let model: IGNModel
+    /// The BatchNorm statistics the passes use (``IGNModel/resolve(_:)`` of the one asked for).
+    public let statistics: StatisticsSet
     private let trace = Trace()
     private let workspace: Workspace
     private let input = FloatBuffer(count: 0)
 
-    /// A projector whose passes run on `threads` threads.
-    public init(model: IGNModel, threads: Int) {
+    /// A projector whose passes run on `threads` threads with the `statistics` set (the
+    /// generation set falls back to the projection set when the model has none).
+    public init(model: IGNModel, threads: Int, statistics: StatisticsSet = .projection) {
         self.model = model
+        self.statistics = model.resolve(statistics).set
         workspace = Workspace(threads: threads)
     }
 
     /// Applies f `steps` times to `count` samples stored NCHW in `batch`; returns the NCHW result of
-    /// every application (`result[k-1]` = f^k(x)). Train mode uses batch statistics and leaves the
-    /// running statistics as they are.
+    /// every application (`result[k-1]` = f^k(x)). Train mode (or the `.batch` set) uses batch
+    /// statistics and leaves the running statistics as they are.
     public func apply(_ batch: UnsafePointer<Float>, count n: Int, steps: Int, trainMode: Bool = false) -> [[Float]] {
         let shape = model.sampleShape
+        let mode: ForwardMode = trainMode || statistics == .batch ? .train(updateRunningStats: false) : .eval
         input.reserve(n * shape.count)
         ChannelMajor.fromSampleMajor(batch, input.pointer, batch: n, shape: shape)
-        var results: [[Float]] = []
-        var current = UnsafePointer(input.pointer)
-        for _ in 0..<steps {
-            let out = model.network.forward(current, batch: n, mode: trainMode ? .train(updateRunningStats: false) : .eval,
-                                            trace: trace, workspace: workspace)
-            var nchw = [Float](repeating: 0, count: n * shape.count)
-            nchw.withUnsafeMutableBufferPointer { ChannelMajor.toSampleMajor(out, $0.baseAddress!, batch: n, shape: shape) }
-            results.append(nchw)
-            current = UnsafePointer(out)
+        return model.withStatistics(statistics) {
+            var results: [[Float]] = []
+            var current = UnsafePointer(input.pointer)
+            for _ in 0..<steps {
+                let out = model.network.forward(current, batch: n, mode: mode, trace: trace, workspace: workspace)
+                var nchw = [Float](repeating: 0, count: n * shape.count)
+                nchw.withUnsafeMutableBufferPointer { ChannelMajor.toSampleMajor(out, $0.baseAddress!, batch: n, shape: shape) }
+                results.append(nchw)
+                current = UnsafePointer(out)
+            }
+            return results
         }
-        return results
     }
 
     /// Applies f `steps` times to `count` samples stored NCHW in `values`, `batchSize` samples per

@@ -13,6 +13,7 @@ struct ApplyCommand: ParsableCommand {
     @Option(help: "Applications of f.") var steps = 1
     @Flag(name: .customLong("train-mode"), help: "Use batch statistics (the whole input is one batch) instead of running statistics.")
     var trainMode = false
+    @Option(help: statisticsHelp(default: .projection)) var statistics: StatisticsSet = .projection
     @Option(help: "Samples per batch in eval mode.") var batch = 256
     @OptionGroup var compute: ComputeOptions
 
@@ -30,8 +31,9 @@ struct ApplyCommand: ParsableCommand {
             throw CommandError("\(input): shape \(shape) does not fit the model's N×\(sample.channels)×\(sample.height)×\(sample.width)")
         }
         guard shape[0] > 0 else { throw CommandError("\(input): holds no images (shape \(shape))") }
-        let result = Projector(model: model, threads: compute.threads)
-            .apply(values, count: shape[0], steps: steps, batchSize: trainMode ? nil : batch, trainMode: trainMode)
+        let batchStatistics = trainMode || statistics == .batch
+        let result = makeProjector(model, statistics: trainMode ? .batch : statistics, threads: compute.threads)
+            .apply(values, count: shape[0], steps: steps, batchSize: batchStatistics ? nil : batch)
         try NPY.write(result[steps - 1], shape: shape, to: try outputFile(output))
     }
 }

@@ -6,10 +6,21 @@ import IGN
 struct CalibrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calibrate",
-        abstract: "Re-estimate a model's BatchNorm running statistics on data (what eval mode normalises with).")
+        abstract: "Re-estimate a model's BatchNorm running statistics: the projection set on data, or the generation set on f's chain from noise.",
+        discussion: """
+            --for projection (default) re-estimates the statistics under PyTorch's names on --data (what ign run, apply, drift and eval use). \
+            --for generation estimates the set stored under the prefix `generation.` (what ign sample and interpolate use) from training-mode \
+            passes over z, f(z), … (--chain passes per batch) on the model's own noise; the projection set is kept.
+            """)
+
+    /// Which set a calibration estimates.
+    enum Target: String, ExpressibleByArgument { case projection, generation }
 
     @OptionGroup var model: ModelOptions
-    @Option(help: "Data to calibrate on (IDX or .npy), e.g. the training images.") var data: String
+    @Option(name: .customLong("for"), help: "The set to estimate.") var target: Target = .projection
+    @Option(help: "Data to calibrate on (IDX or .npy), e.g. the training images (--for projection).") var data: String?
+    @Option(help: "Passes per batch along z, f(z), f(f(z)), … (--for generation).") var chain = 1
+    @Option(help: "Seed of the noise or of the images drawn.") var seed: UInt64 = 0
     @Option(help: "Training-mode passes.") var batches = 200
     @Option(help: "Samples per pass.") var batch = 128
     @Option(name: .customLong("noisy-fraction"), help: "Share of samples given Gaussian noise (models that will denoise).") var noisyFraction = 0.0
@@ -19,7 +30,14 @@ struct CalibrateCommand: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
-        try Check.exists("--data", data)
+        switch target {
+        case .projection:
+            guard let data else { throw ValidationError("--for projection needs --data") }
+            try Check.exists("--data", data)
+        case .generation:
+            guard data == nil, noisyFraction == 0 else { throw ValidationError("--for generation calibrates on the model's noise: no --data or --noisy-fraction") }
+        }
+        try Check.count("--chain", chain, in: Check.steps)
         try Check.count("--batches", batches, in: 1...1_000_000)
         try Check.count("--batch", batch, in: Check.trainingBatch)
         try Check.number("--noisy-fraction", noisyFraction, in: 0...1)
@@ -35,8 +53,13 @@ struct CalibrateCommand: ParsableCommand {
 
     func run() throws {
         let model = try self.model.load()
-        model.recalibrateBatchNorm(on: try Dataset.load(URL(fileURLWithPath: data)), batches: batches, batch: batch,
-                                   noise: CalibrationNoise(fraction: noisyFraction, sigmas: sigmas), threads: compute.threads)
+        switch target {
+        case .projection:
+            model.recalibrateBatchNorm(on: try Dataset.load(URL(fileURLWithPath: data!)), batches: batches, batch: batch,
+                                       noise: CalibrationNoise(fraction: noisyFraction, sigmas: sigmas), seed: seed, threads: compute.threads)
+        case .generation:
+            try model.recalibrateGenerationStatistics(chain: chain, batches: batches, batch: batch, seed: seed, threads: compute.threads)
+        }
         try model.save(to: try outputFile(out), halfPrecision: half)
     }
 }

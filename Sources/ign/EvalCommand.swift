@@ -8,13 +8,24 @@ import IGN
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Measure a model on held-out data: reconstruction, drift, denoising vs libvips baselines, colorization, sketches.")
+        abstract: "Measure a model on held-out data: reconstruction, drift, denoising vs libvips baselines, colorization, sketches, sample quality.",
+        discussion: """
+            Sample quality (1×28×28 models, with the bundled Fashion-MNIST classifier or --classifier): the Fréchet distance of \
+            f(z), f(f(z)), f(f(f(z))) to the test split in the classifier's 128 penultimate features, for every set of BatchNorm \
+            statistics (generation when the file has one, projection, batch statistics in batches of 64), beside anchors (--train \
+            vs test, the test split blurred, the noise itself) and the class shares of the samples.
+            """)
 
     @OptionGroup var model: ModelOptions
     @Option(help: "Held-out test data (IDX or .npy).") var data: String
     @Option(help: "Validation data for tuning the blur baseline (default: the test data).") var val: String?
-    @Option(help: "Use only the first N test samples.") var limit: Int?
-    @Flag(name: .customLong("train-mode"), help: "Use batch statistics instead of running statistics.") var trainMode = false
+    @Option(help: "Use only the first N test samples (not for the sample quality, which compares with the whole split).") var limit: Int?
+    @Flag(name: .customLong("train-mode"), help: "Use batch statistics instead of running statistics (as --statistics batch).") var trainMode = false
+    @Option(help: statisticsHelp(default: .projection)) var statistics: StatisticsSet = .projection
+    @Option(help: "Training data (IDX or .npy): its first --samples images give the train-vs-test anchor of the sample quality.") var train: String?
+    @Option(help: "Samples from noise for the sample quality (0: leave it out).") var samples = 10_000
+    @Option(name: .customLong("sample-seed"), help: "Noise seed of the sample quality.") var sampleSeed: UInt64 = 1
+    @Option(help: "Classifier whose features measure samples (default: the bundled one for 1×28×28 models).") var classifier: String?
     @Option(help: "Also write the report as JSON here.") var json: String?
     @Option(help: "Seed of the synthetic corruptions.") var seed: UInt64 = 0
     @OptionGroup var compute: ComputeOptions
@@ -23,6 +34,11 @@ struct EvalCommand: ParsableCommand {
         try Check.exists("--data", data)
         if let val { try Check.exists("--val", val) }
         if let limit { try Check.count("--limit", limit, in: 1...Int.max) }
+        if let train { try Check.exists("--train", train) }
+        if let classifier { try Check.exists("--classifier", classifier) }
+        guard samples == 0 || (2...1_000_000).contains(samples) else {
+            throw ValidationError("--samples must be 0 (no sample quality) or 2...1000000, got \(samples)")
+        }
     }
 
     func run() throws {
@@ -30,9 +46,18 @@ struct EvalCommand: ParsableCommand {
         let test = try Dataset.load(URL(fileURLWithPath: data))
         let validation = try val.map { try Dataset.load(URL(fileURLWithPath: $0)) }
         var options = EvaluationOptions()
-        options.limit = limit; options.trainMode = trainMode; options.seed = seed
-        let report = try Evaluator(model: model, options: options, threads: compute.threads)
+        options.limit = limit; options.statistics = trainMode ? .batch : statistics; options.seed = seed
+        if let note = model.resolve(options.statistics).note { printError("note: \(note)") }
+        var report = try Evaluator(model: model, options: options, threads: compute.threads)
             .evaluate(test: test, validation: validation, name: (self.model.nameOrPath as NSString).lastPathComponent)
+        if samples > 0, let classifier = try classifier.map({ try Classifier.load(URL(fileURLWithPath: $0)) }) ?? Classifier.bundled(for: model.sampleShape) {
+            var quality = SampleQuality(model: model, classifier: classifier, threads: compute.threads)
+            quality.count = samples; quality.seed = sampleSeed
+            report.sampleQuality = try quality.evaluate(test: test,
+                                                        train: try train.map { try Dataset.load(URL(fileURLWithPath: $0)) })
+        } else if samples > 0, classifier == nil {
+            printError("note: no bundled classifier for \(model.sampleShape) images (give --classifier): sample quality left out")
+        }
         print(report.table)
         if let json {
             let encoder = JSONEncoder()

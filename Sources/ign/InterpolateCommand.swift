@@ -7,7 +7,8 @@ import Imaging
 struct InterpolateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "interpolate",
-        abstract: "Interpolate between pairs of noises z₁, z₂: each row shows f((1−α)z₁ + αz₂) for α from 0 to 1.")
+        abstract: "Interpolate between pairs of noises z₁, z₂: each row shows f((1−α)z₁ + αz₂) for α from 0 to 1.",
+        discussion: "An .npy output holds float32 [steps, pairs × frames, C, H, W] in [-1, 1] (every application of f; pair after pair, frames in order).")
 
     @OptionGroup var model: ModelOptions
     @Option(help: "Pairs (rows).") var pairs = 8
@@ -15,7 +16,8 @@ struct InterpolateCommand: ParsableCommand {
     @Option(help: "Applications of f to each interpolated noise.") var steps = 1
     @Option(help: "Noise seed.") var seed: UInt64 = 1
     @Option(help: "Integer upscale of each image (default: to about 64 px).") var scale: Int?
-    @Option(name: .output, help: ArgumentHelp("Output image (\(ImageFormat.names)).")) var out: String
+    @Option(help: statisticsHelp(default: .generation)) var statistics: StatisticsSet = .generation
+    @Option(name: .output, help: ArgumentHelp("Output: an image (\(ImageFormat.names)) showing the last application, or .npy.")) var out: String
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -26,13 +28,17 @@ struct InterpolateCommand: ParsableCommand {
         }
         try Check.count("--steps", steps, in: Check.steps)
         if let scale { try Check.count("--scale", scale, in: gridScales) }
-        try Check.imageFile("--output", out)
+        try Check.imageOrArray("--output", out)
     }
 
     func run() throws {
         let model = try self.model.load()
         let shape = model.sampleShape, d = shape.count
-        try checkGrid(rows: pairs, columns: frames, shape: shape, scale: scale, options: "--pairs, --frames or --scale")
+        if Check.isArray(out) {
+            try checkArray(samples: pairs * frames, steps: steps, shape: shape, options: "--pairs, --frames or --steps")
+        } else {
+            try checkGrid(rows: pairs, columns: frames, shape: shape, scale: scale, options: "--pairs, --frames or --scale")
+        }
         let ends = try model.drawNoise(count: 2 * pairs, seed: seed)
         var z = [Float](repeating: 0, count: pairs * frames * d)
         for p in 0..<pairs {
@@ -43,7 +49,11 @@ struct InterpolateCommand: ParsableCommand {
                 }
             }
         }
-        let out = Projector(model: model, threads: compute.threads).apply(z, count: pairs * frames, steps: steps)[steps - 1]
-        try writeGrid([out], shape: shape, count: pairs * frames, columns: frames, scale: scale, to: self.out)
+        let out = makeProjector(model, statistics: statistics, threads: compute.threads).apply(z, count: pairs * frames, steps: steps)
+        if Check.isArray(self.out) {
+            try writeArray(out, count: pairs * frames, shape: shape, to: self.out)
+        } else {
+            try writeGrid([out[steps - 1]], shape: shape, count: pairs * frames, columns: frames, scale: scale, to: self.out)
+        }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IGN
+import Imaging
 
 /// `--model`, for every command that runs a model: a bundled model's name or a safetensors file.
 struct ModelOptions: ParsableArguments {
@@ -22,4 +23,33 @@ struct ModelOptions: ParsableArguments {
             throw ValidationError("--model \(error.description)")
         }
     }
+}
+
+extension StatisticsSet: ExpressibleByArgument {}
+
+/// Help for `--statistics`, naming the command's default.
+func statisticsHelp(default set: StatisticsSet) -> ArgumentHelp {
+    ArgumentHelp("BatchNorm statistics: generation (estimated on f's chain from noise), projection (on data) or batch (each network call's own); default \(set.rawValue).")
+}
+
+/// A projector with the `requested` statistics; a model without a generation set falls back
+/// to its projection set, which is said once on stderr.
+func makeProjector(_ model: IGNModel, statistics requested: StatisticsSet, threads: Int) -> Projector {
+    if let note = model.resolve(requested).note { printError("note: \(note)") }
+    return Projector(model: model, threads: threads, statistics: requested)
+}
+
+extension Check {
+    /// `path` ends in an image extension ign writes, or in `.npy`.
+    static func imageOrArray(_ option: String, _ path: String) throws {
+        guard isArray(path) || ImageFormat(pathExtension: URL(fileURLWithPath: path).pathExtension) != nil else {
+            throw ValidationError("\(option) \(path): the extension must be npy or \(ImageFormat.names)")
+        }
+    }
+
+    /// `path` names an `.npy` file.
+    static func isArray(_ path: String) -> Bool { URL(fileURLWithPath: path).pathExtension.lowercased() == "npy" }
+
+    /// Samples × applications × floats per sample an `.npy` of samples may hold (1 GiB of float32).
+    static let sampleFloats = 1 << 28
 }

@@ -7,36 +7,64 @@ import Imaging
 struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sample",
-        abstract: "Generate from noise: a grid whose rows are f(z), f(f(z)), … for each group of samples.")
+        abstract: "Generate from noise: a grid whose rows are f(z), f(f(z)), … for each group of samples, or all of them as .npy.",
+        discussion: "An .npy output holds float32 [steps, count, C, H, W] in [-1, 1]: row s is f^(s+1)(z). Samples are a pure function of the model, --seed, --count and, with --statistics batch, --batch.")
 
     @OptionGroup var model: ModelOptions
-    @Option(help: "Number of samples (one network call).") var count = 64
+    @Option(help: "Number of samples.") var count = 64
     @Option(help: "Applications of f shown (one row each).") var steps = 3
     @Option(help: "Noise seed.") var seed: UInt64 = 1
     @Option(help: "Samples per row.") var columns = 16
-    @Flag(name: .customLong("show-noise"), help: "Also show z itself above f(z).") var showNoise = false
+    @Flag(name: .customLong("show-noise"), help: "Also show z itself above f(z) (grids only).") var showNoise = false
     @Option(help: "Integer upscale of each image (default: to about 64 px).") var scale: Int?
-    @Option(name: .output, help: ArgumentHelp("Output image (\(ImageFormat.names)).")) var out: String
+    @Option(help: statisticsHelp(default: .generation)) var statistics: StatisticsSet = .generation
+    @Option(help: "Samples per network call (with --statistics batch, the batch whose statistics normalise them).") var batch = 64
+    @Option(name: .output, help: ArgumentHelp("Output: an image (\(ImageFormat.names)) or .npy.")) var out: String
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
-        try Check.count("--count", count, in: Check.batch)
+        try Check.count("--count", count, in: 1...(Check.isArray(out) ? Check.sampleFloats : Check.batch.upperBound))
         try Check.count("--steps", steps, in: Check.steps)
         try Check.count("--columns", columns, in: Check.batch)
+        try Check.count("--batch", batch, in: statistics == .batch ? Check.trainingBatch : Check.batch)
         if let scale { try Check.count("--scale", scale, in: gridScales) }
-        try Check.imageFile("--output", out)
+        try Check.imageOrArray("--output", out)
     }
 
     func run() throws {
         let model = try self.model.load()
         let shape = model.sampleShape
         let columns = min(self.columns, count), groups = (count + columns - 1) / columns
-        try checkGrid(rows: groups * (steps + (showNoise ? 1 : 0)), columns: columns, shape: shape, scale: scale,
-                      options: "--count, --columns, --steps or --scale")
+        if Check.isArray(out) {
+            try checkArray(samples: count, steps: steps, shape: shape, options: "--count or --steps")
+        } else {
+            try checkGrid(rows: groups * (steps + (showNoise ? 1 : 0)), columns: columns, shape: shape, scale: scale,
+                          options: "--count, --columns, --steps or --scale")
+        }
         let z = try model.drawNoise(count: count, seed: seed)
-        let rows = (showNoise ? [z.map { max(-1, min(1, $0)) }] : []) + Projector(model: model, threads: compute.threads).apply(z, count: count, steps: steps)
-        try writeGrid(rows, shape: shape, count: count, columns: columns, scale: scale, to: out)
+        let samples = makeProjector(model, statistics: statistics, threads: compute.threads)
+            .apply(z, count: count, steps: steps, batchSize: batch)
+        if Check.isArray(out) {
+            try writeArray(samples, count: count, shape: shape, to: out)
+        } else {
+            try writeGrid((showNoise ? [z.map { max(-1, min(1, $0)) }] : []) + samples, shape: shape, count: count, columns: columns,
+                          scale: scale, to: out)
+        }
     }
+}
+
+/// Refuses, before any work, an `.npy` of samples over ``Check/sampleFloats`` floats, as a
+/// usage error naming the `options` that size it.
+func checkArray(samples: Int, steps: Int, shape: SampleShape, options: String) throws {
+    let (floats, overflow) = samples.multipliedReportingOverflow(by: steps * shape.count)
+    guard !overflow, floats <= Check.sampleFloats else {
+        throw ValidationError("\(samples) samples × \(steps) steps of \(shape) would be over \(Check.sampleFloats) floats: lower \(options)")
+    }
+}
+
+/// Writes batches (each NCHW, `count` samples) as one float32 `.npy` `[batches, count, C, H, W]`.
+func writeArray(_ batches: [[Float]], count: Int, shape: SampleShape, to path: String) throws {
+    try NPY.write(batches.flatMap { $0 }, shape: [batches.count, count, shape.channels, shape.height, shape.width], to: try outputFile(path))
 }
 
 /// Integer upscales `--scale` allows.

@@ -92,6 +92,8 @@ struct TrainCommand: ParsableCommand {
                     throw CommandError("\(initWeights): is \(model.architecture.name) with \(model.channels) channel(s), not \(arch.name) with \(channels)")
                 }
                 // This run's record replaces the starting point's; the file it started from is named.
+                // Its generation statistics belong to its weights, not to the ones training makes.
+                model.generationStatistics = nil
                 let start = model.metadata
                 model.metadata = ["arch": model.architecture.name, "channels": String(model.channels),
                                   "init_weights": (initWeights as NSString).lastPathComponent

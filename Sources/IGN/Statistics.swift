@@ -1,0 +1,51 @@
+import Engine
+
+/// Which BatchNorm statistics eval mode normalises with.
+///
+/// A model file holds two sets of running statistics for the same weights: the **projection**
+/// set under PyTorch's state_dict names (`decoder.1.running_mean`, …: estimated on data, what
+/// projecting images needs) and, optionally, the **generation** set under the same names with
+/// ``StatisticsSet/generationPrefix`` (`generation.decoder.1.running_mean`, …: estimated on
+/// f's own chain from the model's noise, what sampling needs). **batch** uses each batch's
+/// own statistics (train mode, no set from the file).
+public enum StatisticsSet: String, CaseIterable, Sendable {
+    case projection, generation, batch
+
+    /// Prefix of the generation set's tensor names in a model file.
+    public static let generationPrefix = "generation."
+}
+
+extension IGNModel {
+    /// The number of floats in the network's running-statistics buffers (one set).
+    var statisticsCount: Int {
+        network.store.layout.buffers.map { $0.offset + $0.count }.max() ?? 0
+    }
+
+    /// A copy of the running statistics in the store (the set eval mode uses now).
+    func currentStatistics() -> [Float] {
+        Array(UnsafeBufferPointer(start: network.store.buffers, count: statisticsCount))
+    }
+
+    /// Overwrites the store's running statistics with `values` (one set, in the store's layout).
+    func install(statistics values: [Float]) {
+        precondition(values.count == statisticsCount, "a statistics set of \(values.count) floats, the model has \(statisticsCount)")
+        network.store.buffers.update(from: values, count: values.count)
+    }
+
+    /// The set `requested` resolves to for this model: `.generation` falls back to
+    /// `.projection` when the file has no generation set, with a note saying so.
+    public func resolve(_ requested: StatisticsSet) -> (set: StatisticsSet, note: String?) {
+        guard requested == .generation, generationStatistics == nil else { return (requested, nil) }
+        return (.projection, "the model has no generation statistics (`ign calibrate --for generation` adds them): using its projection statistics")
+    }
+
+    /// Runs `body` with the `set`'s running statistics installed in the store, then puts the
+    /// projection set back. `.batch` and `.projection` run `body` on the store as it is.
+    func withStatistics<T>(_ set: StatisticsSet, _ body: () throws -> T) rethrows -> T {
+        guard set == .generation, let generation = generationStatistics else { return try body() }
+        let projection = currentStatistics()
+        install(statistics: generation)
+        defer { install(statistics: projection) }
+        return try body()
+    }
+}

@@ -1,0 +1,98 @@
+import Engine
+import Foundation
+import IGN
+import XCTest
+
+/// `ign sample` / `ign interpolate` as arrays, the two sets of BatchNorm statistics from the
+/// command line, and `ign train-classifier`.
+extension CLITests {
+    /// A tiny28 model whose BatchNorm statistics matter (conv weights ×15), saved as `model.safetensors`.
+    func writeSensitiveModel() throws {
+        let model = try IGNModel(architecture: .tiny28, channels: 1)
+        model.initialize(seed: 1)
+        let store = model.network.store
+        for v in store.layout.parameters where v.shape.count == 4 {
+            for k in 0..<v.count { store.parameters[v.offset + k] *= 15 }
+        }
+        try writeData()
+        model.recalibrateBatchNorm(on: try Dataset.load(url("data.npy")), batches: 5, batch: 16, threads: 1)
+        try model.save(to: url("model.safetensors"))
+    }
+
+    func testSampleArrayIsEveryStepInRangeAndThePureFunctionOfItsArguments() throws {
+        try writeSensitiveModel()
+        let sample = ["sample", "--model", "model.safetensors", "--count", "7", "--steps", "3", "--seed", "4", "--threads", "1"]
+        let stderr = try ign(sample + ["--out", "a.npy"])
+        XCTAssertEqual(stderr.components(separatedBy: "no generation statistics").count - 1, 1, "the fallback is said once: \(stderr)")
+        let (shape, values) = try NPY.read(url("a.npy"))
+        XCTAssertEqual(shape, [3, 7, 1, 28, 28])
+        XCTAssertTrue(values.allSatisfy { (-1...1).contains($0) })
+        let model = try IGNModel.load(url("model.safetensors"))
+        let z = try model.drawNoise(count: 7, seed: 4)
+        XCTAssertEqual(values, Projector(model: model, threads: 1).apply(z, count: 7, steps: 3).flatMap { $0 }, "row s is f^(s+1)(z)")
+        try ign(sample + ["--out", "b.npy", "--batch", "2", "--threads", "2"])
+        XCTAssertEqual(try Data(contentsOf: url("a.npy")), try Data(contentsOf: url("b.npy")), "identical bytes, whatever the batch or threads")
+
+        try ign(["interpolate", "--model", "model.safetensors", "--pairs", "2", "--frames", "3", "--steps", "2", "--out", "i.npy"])
+        let interpolated = try NPY.read(url("i.npy"))
+        XCTAssertEqual(interpolated.shape, [2, 6, 1, 28, 28])
+        XCTAssertTrue(interpolated.values.allSatisfy { (-1...1).contains($0) })
+        try ign(sample + ["--out", "grid.webm"], expect: 2)
+    }
+
+    func testCalibrateForGenerationAndStatisticsSwitchOutputs() throws {
+        try writeSensitiveModel()
+        try ign(["calibrate", "--model", "model.safetensors", "--for", "generation", "--chain", "2", "--batches", "5", "--batch", "16",
+                 "--threads", "1", "--out", "both.safetensors"])
+        let file = try SafeTensors.read(url("both.safetensors")), plain = try SafeTensors.read(url("model.safetensors"))
+        for (name, tensor) in plain.tensors { XCTAssertEqual(file.tensors[name]?.data, tensor.data, "the projection set and weights stay: \(name)") }
+        XCTAssertEqual(file.tensors.count - plain.tensors.count, plain.tensors.keys.filter { $0.hasSuffix("running_mean") || $0.hasSuffix("running_var") }.count)
+        XCTAssertNotNil(file.metadata["generation_batchnorm"])
+
+        let model = try IGNModel.load(url("both.safetensors"))
+        let z = try model.drawNoise(count: 5, seed: 1)
+        var outputs: [String: [Float]] = [:]
+        for set in StatisticsSet.allCases {
+            let stderr = try ign(["sample", "--model", "both.safetensors", "--count", "5", "--steps", "1", "--statistics", set.rawValue,
+                                  "--threads", "1", "--out", "\(set).npy"])
+            XCTAssertFalse(stderr.contains("no generation statistics"))
+            outputs[set.rawValue] = try NPY.read(url("\(set).npy")).values
+            XCTAssertEqual(outputs[set.rawValue], Projector(model: model, threads: 1, statistics: set).apply(z, count: 5, steps: 1)[0], set.rawValue)
+        }
+        XCTAssertEqual(Set(outputs.values.map { $0 }).count, 3, "three sets, three outputs")
+        try ign(["sample", "--model", "both.safetensors", "--count", "5", "--steps", "1", "--threads", "1", "--out", "default.npy"])
+        XCTAssertEqual(try NPY.read(url("default.npy")).values, outputs["generation"], "sample uses the generation set")
+
+        try NPY.write(Array(z), shape: [5, 1, 28, 28], to: url("z.npy"))
+        try ign(["apply", "--model", "both.safetensors", "--input", "z.npy", "--output", "p.npy", "--threads", "1"])
+        XCTAssertEqual(try NPY.read(url("p.npy")).values, outputs["projection"], "apply uses the projection set")
+        try ign(["apply", "--model", "both.safetensors", "--input", "z.npy", "--output", "g.npy", "--statistics", "generation", "--threads", "1"])
+        XCTAssertEqual(try NPY.read(url("g.npy")).values, outputs["generation"])
+
+        try ign(["calibrate", "--model", "model.safetensors", "--for", "generation", "--data", "data.npy", "--out", "x.safetensors"], expect: 2)
+        try ign(["calibrate", "--model", "model.safetensors", "--out", "x.safetensors"], expect: 2)
+        try ign(["sample", "--model", "both.safetensors", "--statistics", "running", "--out", "x.npy"], expect: 2)
+    }
+
+    /// A few epochs on two separable classes reach a high accuracy, recorded in the file.
+    func testTrainClassifier() throws {
+        var images = [Float](repeating: -1, count: 40 * 784), labels = [UInt8](repeating: 0, count: 40)
+        for i in 0..<40 {
+            labels[i] = UInt8(i % 2)
+            let x0 = i % 2 == 0 ? 3 + i % 5 : 18 + i % 5
+            for y in 4..<24 { for x in x0..<(x0 + 4) { images[i * 784 + y * 28 + x] = 1 } }
+        }
+        try NPY.write(images, shape: [40, 1, 28, 28], to: url("images.npy"))
+        var idx = Data([0, 0, 8, 1, 0, 0, 0, 40])
+        idx.append(contentsOf: labels)
+        try idx.write(to: url("labels.idx"))
+        try ign(["train-classifier", "--images", "images.npy", "--labels", "labels.idx", "--test-images", "images.npy",
+                 "--test-labels", "labels.idx", "--epochs", "15", "--batch", "8", "--threads", "1", "--out", "c.safetensors"])
+        let classifier = try Classifier.load(url("c.safetensors"))
+        XCTAssertEqual(classifier.classes, 2)
+        XCTAssertEqual(classifier.metadata["test_accuracy"], "1.0000")
+        XCTAssertEqual(classifier.accuracy(images, labels: labels.map(Int.init)), 1)
+        try ign(["train-classifier", "--images", "images.npy", "--labels", "images.npy", "--test-images", "images.npy",
+                 "--test-labels", "labels.idx", "--out", "c.safetensors"], expect: 1)
+    }
+}
