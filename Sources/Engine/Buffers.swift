@@ -6,18 +6,25 @@ public final class FloatBuffer {
 
     public init(count: Int) {
         self.count = count
-        pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        pointer = Self.allocate(max(count, 1))
     }
 
     deinit { pointer.deallocate() }
+
+    /// 64-byte aligned (a cache line), so every buffer starts on the same alignment and BLAS
+    /// kernels that peel to alignment take the same path for all of them.
+    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let pointer = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: count)
+        pointer.initialize(repeating: 0, count: count)
+        return pointer
+    }
 
     /// Makes room for at least `count` floats; contents are undefined after a grow.
     public func reserve(_ count: Int) {
         guard count > self.count else { return }
         pointer.deallocate()
-        pointer = .allocate(capacity: count)
-        pointer.initialize(repeating: 0, count: count)
+        pointer = Self.allocate(count)
         self.count = count
     }
 

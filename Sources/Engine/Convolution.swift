@@ -126,35 +126,35 @@ func accumulateBiasGrad(_ dy: UnsafePointer<Float>, _ biasGrad: UnsafeMutablePoi
 // MARK: - Conv2d (weight [Cout, Cin, k, k], PyTorch's layout)
 
 /// `y = W ⋆ x + b` for the samples `s`. `col` (rows `ldCol` apart) receives im2col(x) at the
-/// sample range's columns; it is kept for the weight gradient. `perSample` makes one GEMM per
-/// sample (see ``sampleGEMMs(perSample:count:columns:_:)``).
+/// sample range's columns. With `perSample`, each sample instead goes alone through buffers of
+/// one fixed layout at the start of `col` (im2col, then the GEMM's result, copied out), which
+/// needs (K + Cout)·P floats there.
+///
+/// OpenBLAS computes a column differently depending on where it falls in the matrix, on the
+/// leading dimensions and strides (a one-column GEMM runs as GEMV, whose kernel depends on its
+/// increments), and which kernel runs depends on the machine. One call on the same layout for
+/// every sample gives each sample the same result in any batch, at any offset, on any thread.
 public func conv2dForward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, col: UnsafeMutablePointer<Float>, ldCol: Int,
                           weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                           outChannels: Int, geometry g: ConvGeometry, samples s: SampleRange, perSample: Bool) {
     guard s.count > 0 else { return }
     let ld = s.batch * g.gridSize, offset = s.first * g.gridSize
-    im2col(x, s, col, ldCol: ldCol, g)
-    sampleGEMMs(perSample: perSample, count: s.count, columns: g.gridSize) { first, columns in
-        sgemm(m: outChannels, n: columns, k: g.columnRows, weight, lda: g.columnRows, col + first, ldb: ldCol,
-              y + offset + first, ldc: ld)
+    if perSample {
+        let result = col + g.columnRows * g.gridSize
+        for b in s.range {
+            im2col(x, SampleRange(batch: s.batch, b..<(b + 1)), col, ldCol: g.gridSize, g)
+            sgemm(m: outChannels, n: g.gridSize, k: g.columnRows, weight, lda: g.columnRows, col, ldb: g.gridSize,
+                  result, ldc: g.gridSize)
+            for c in 0..<outChannels {
+                (y + (c * s.batch + b) * g.gridSize).update(from: result + c * g.gridSize, count: g.gridSize)
+            }
+        }
+    } else {
+        im2col(x, s, col, ldCol: ldCol, g)
+        sgemm(m: outChannels, n: s.count * g.gridSize, k: g.columnRows, weight, lda: g.columnRows, col, ldb: ldCol,
+              y + offset, ldc: ld)
     }
     addBias(y, bias, channels: outChannels, s, plane: g.gridSize)
-}
-
-/// Runs `gemm(firstColumn, columns)` over the columns of `count` samples of `columns` columns
-/// each: once over all of them, or (`perSample`) once per sample.
-///
-/// OpenBLAS computes a column differently depending on where it falls in the matrix (its
-/// kernels treat the last columns of a block apart, and which kernel runs depends on the
-/// machine), so a sample's result can change with its batch-mates. One GEMM per sample gives
-/// every sample the same call, and so the same result in any batch and on any thread.
-@inline(__always)
-func sampleGEMMs(perSample: Bool, count: Int, columns: Int, _ gemm: (_ firstColumn: Int, _ columns: Int) -> Void) {
-    if perSample {
-        for j in 0..<count { gemm(j * columns, columns) }
-    } else {
-        gemm(0, count * columns)
-    }
 }
 
 /// Weight and bias gradients of `conv2dForward` for the output channels `rows`, over the whole batch:
@@ -185,20 +185,31 @@ public func conv2dInputGradient(dy: UnsafePointer<Float>, weight: UnsafePointer<
 // MARK: - ConvTranspose2d (weight [Cin, Cout, k, k], PyTorch's layout)
 
 /// `y = Wᵀ ⋆ x + b` for the samples `s`: the adjoint of a Conv2d with the same geometry
-/// (image side = output), plus bias. `colScratch` holds (Cout·k·k)×(|s|·P) floats.
-/// `perSample` makes one GEMM per sample (see ``sampleGEMMs(perSample:count:columns:_:)``).
+/// (image side = output), plus bias. `colScratch` holds (Cout·k·k)×(|s|·P) floats. With
+/// `perSample`, each sample goes alone through buffers of one fixed layout (its input copied
+/// to contiguous rows after the columns: (Cout·k·k + Cin)·P floats), as in ``conv2dForward``.
 public func convTranspose2dForward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                                    colScratch: UnsafeMutablePointer<Float>,
                                    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                    inChannels: Int, geometry g: ConvGeometry, samples s: SampleRange, perSample: Bool) {
     guard s.count > 0 else { return }
     let ld = s.batch * g.gridSize, offset = s.first * g.gridSize, cols = s.count * g.gridSize
-    sampleGEMMs(perSample: perSample, count: s.count, columns: g.gridSize) { first, columns in
-        sgemm(transA: true, m: g.columnRows, n: columns, k: inChannels, weight, lda: g.columnRows, x + offset + first, ldb: ld,
-              colScratch + first, ldc: cols)
-    }
     for c in 0..<g.channels { channelRun(y, channel: c, s, plane: g.imageSize).update(repeating: 0) }
-    col2im(colScratch, ldCol: cols, y, s, g)
+    if perSample {
+        let staged = colScratch + g.columnRows * g.gridSize
+        for b in s.range {
+            for c in 0..<inChannels {
+                (staged + c * g.gridSize).update(from: x + (c * s.batch + b) * g.gridSize, count: g.gridSize)
+            }
+            sgemm(transA: true, m: g.columnRows, n: g.gridSize, k: inChannels, weight, lda: g.columnRows, staged, ldb: g.gridSize,
+                  colScratch, ldc: g.gridSize)
+            col2im(colScratch, ldCol: g.gridSize, y, SampleRange(batch: s.batch, b..<(b + 1)), g)
+        }
+    } else {
+        sgemm(transA: true, m: g.columnRows, n: cols, k: inChannels, weight, lda: g.columnRows, x + offset, ldb: ld,
+              colScratch, ldc: cols)
+        col2im(colScratch, ldCol: cols, y, s, g)
+    }
     addBias(y, bias, channels: g.channels, s, plane: g.imageSize)
 }
 

@@ -45,8 +45,9 @@ public final class Classifier {
     public func initialize(seed: UInt64) {
         var rng = RandomSource(seed: seed)
         for network in [features, head] {
-            for layer in network.layers {
-                guard let weight = layer.weight, let bias = layer.bias else { continue }
+            for node in network.nodes {
+                guard let conv = node.layer as? Conv2d else { continue }
+                let weight: ParameterStore.View = conv.weight, bias: ParameterStore.View = conv.bias
                 let bound = 1 / Float(weight.shape.dropFirst().reduce(1, *)).squareRoot()
                 for view in [weight, bias] {
                     let p = network.store.parameters + view.offset

@@ -10,7 +10,7 @@ public struct ConvSpec: Equatable, Sendable {
 /// `nn.Conv2d`: cross-correlation with zero padding; weight `[Cout, Cin, k, k]`, bias `[Cout]`.
 ///
 /// Forward: im2col of the worker's samples in cache-sized chunks, one GEMM per chunk (per sample
-/// in eval mode, see ``sampleGEMMs(perSample:count:columns:_:)``). Backward rebuilds im2col of the
+/// in eval mode, in one fixed layout: see ``conv2dForward(x:y:col:ldCol:weight:bias:outChannels:geometry:samples:perSample:)``). Backward rebuilds im2col of the
 /// whole batch in shared scratch for the weight gradient rather than keeping it from the forward.
 public final class Conv2d: Layer {
     public let spec: ConvSpec
@@ -48,9 +48,11 @@ public final class Conv2d: Layer {
         return g.gridSize * spec.outChannels * g.columnRows
     }
 
+    /// Columns of a chunk, and room for one sample's result (eval mode's fixed layout).
     public func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int) -> Int {
         let g = geometry(inputs[0], output)
         return g.columnRows * g.gridSize * columnChunk(samples: samples, columnsPerSample: g.columnRows * g.gridSize)
+            + spec.outChannels * g.gridSize
     }
 
     public func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int) -> Int {
@@ -122,9 +124,11 @@ public final class ConvTranspose2d: Layer {
         return g.gridSize * spec.inChannels * g.columnRows
     }
 
+    /// Columns of a chunk, and room for one sample's input (eval mode's fixed layout).
     public func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int) -> Int {
         let g = geometry(inputs[0], output)
         return g.columnRows * g.gridSize * columnChunk(samples: samples, columnsPerSample: g.columnRows * g.gridSize)
+            + spec.inChannels * g.gridSize
     }
 
     public func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int) -> Int {
