@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Foundation
 import IGN
@@ -73,6 +74,26 @@ final class ModelFileTests: XCTestCase {
         XCTAssertTrue(values("decoder.1.bias").allSatisfy { $0 == 0 })
         let rv = store.buffer("decoder.1.running_var")!
         XCTAssertTrue((0..<rv.count).allSatisfy { store.buffers[rv.offset + $0] == 1 })
+    }
+
+    /// The fully-convolutional architectures start with He's N(0, gain²/fan-in), and keep the
+    /// scale of their activations through the stack without normalisation.
+    func testHeInitialisationOfTheFullyConvolutionalArchitectures() throws {
+        let model = try IGNModel(architecture: .fcn16, channels: 3)
+        model.initialize(seed: 2)
+        let store = model.network.store
+        for (name, fanIn) in [("encoder.0.weight", 3 * 9), ("encoder.6.weight", 64 * 9), ("decoder.0.weight", 16)] {
+            let v = store.parameter(name)!
+            let w = Array(UnsafeBufferPointer(start: store.parameters + v.offset, count: v.count))
+            let std = (w.reduce(0) { $0 + $1 * $1 } / Float(w.count)).squareRoot()
+            XCTAssertEqual(std, (2 / 1.04 / Float(fanIn)).squareRoot(), accuracy: 0.08 * std, name)
+        }
+        var rng = RandomSource(seed: 3)
+        let x = rng.normals(2 * model.sampleShape.count).map { max(-1, min(1, $0 * 0.5)) }
+        let out = Projector(model: model, threads: 1).apply(x, count: 2, steps: 1)[0]
+        let rms = (out.reduce(0) { $0 + $1 * $1 } / Float(out.count)).squareRoot()
+        XCTAssertGreaterThan(rms, 0.05, "activations vanish through the stack")
+        XCTAssertLessThan(rms, 0.99, "activations saturate the output")
     }
 
     func testRejectsForeignTruncatedAndMismatchedFiles() throws {
