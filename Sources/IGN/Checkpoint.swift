@@ -35,7 +35,9 @@ public enum Checkpoint {
 
     /// The run saved at `url`, ready to continue on `threads` threads; `override` may change the
     /// run's length (epochs or steps). The data are the options' file unless `dataset` is given.
+    /// A run with a source mix needs `corrupter` to rebuild it (see ``SourceMix/init(_:corrupter:)``).
     public static func resume(from url: URL, dataset: Dataset? = nil, threads: Int,
+                              corrupter: ((String) throws -> SampleCorrupter)? = nil,
                               override: (inout TrainingOptions) -> Void = { _ in }) throws -> Trainer {
         let file = try SafeTensors.read(url)
         let meta = file.metadata
@@ -56,7 +58,11 @@ public enum Checkpoint {
         store.adamV.update(from: v.floats(), count: store.count)
         let data = try dataset ?? Dataset.load(URL(fileURLWithPath: options.data))
         let noise = try NoiseSource(metadata: meta, shape: model.sampleShape)
-        let trainer = try Trainer(options: options, model: model, dataset: data, noise: noise, threads: threads)
+        let sources = try options.sources.map { components -> SourceMix in
+            guard let corrupter else { throw ModelError("\(url.path): the run draws z from a source mix; resuming it needs the corruptions") }
+            return try SourceMix(components, corrupter: corrupter)
+        }
+        let trainer = try Trainer(options: options, model: model, dataset: data, noise: noise, sources: sources, threads: threads)
         trainer.state.step = step
         trainer.state.epoch = epoch
         trainer.state.batchInEpoch = batchInEpoch

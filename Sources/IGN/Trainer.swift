@@ -17,6 +17,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var noise: NoiseKind = .gaussian
     /// Take z batch by batch from this NCHW `.npy` file instead of sampling it.
     public var noiseFile: String?
+    /// z's distribution as a mix of the model's noise and corrupted training images (``SourceMix``);
+    /// nil: the model's noise alone.
+    public var sources: [SourceComponent]?
     public var seed: UInt64 = 0
     public var shuffle = true
     public var checkpointEvery: Int = 500
@@ -47,18 +50,28 @@ public final class Trainer {
     public internal(set) var state: TrainingState
     private let objective: Objective
     private let noiseFile: Dataset?
+    private let sourceMix: SourceMix?
     private var order: [Int] = []
 
     /// A fresh run on `threads` threads: the model should already hold its initial weights.
-    public init(options: TrainingOptions, model: IGNModel, dataset: Dataset, noise: NoiseSource, threads: Int) throws {
+    /// `sources` must be given, built from `options.sources`, when those are set.
+    public init(options: TrainingOptions, model: IGNModel, dataset: Dataset, noise: NoiseSource,
+                sources: SourceMix? = nil, threads: Int) throws {
         guard dataset.shape == model.sampleShape else {
             throw ModelError("\(options.data): samples are \(dataset.shape), \(model.architecture.name) with \(model.channels) channel(s) takes \(model.sampleShape)")
         }
         guard options.batch >= 2, dataset.count >= options.batch else {
             throw ModelError("batch \(options.batch) needs at least 2 samples per batch and a dataset at least that large (\(dataset.count))")
         }
+        guard sources?.components == options.sources else {
+            throw ModelError("the source mix given (\(sources?.components.description ?? "none")) is not the options' (\(options.sources?.description ?? "none"))")
+        }
+        guard options.sources == nil || options.noiseFile == nil else {
+            throw ModelError("a source mix and a noise file cannot be combined")
+        }
         self.options = options
         self.model = model
+        sourceMix = sources
         self.dataset = dataset
         self.noise = noise
         objective = Objective(model: model, config: options.objective, threads: threads)
@@ -102,6 +115,10 @@ public final class Trainer {
             if let noiseFile {
                 let first = (state.step * n) % max(noiseFile.count - n + 1, 1)
                 z = Array(noiseFile.values[(first * shape.count)..<((first + n) * shape.count)])
+            } else if let sourceMix {
+                try z.withUnsafeMutableBufferPointer {
+                    try sourceMix.fill($0.baseAddress!, count: n, data: dataset, noise: noise, rng: &state.rng)
+                }
             } else {
                 z.withUnsafeMutableBufferPointer { noise.fill($0.baseAddress!, count: n, rng: &state.rng) }
             }
@@ -154,6 +171,7 @@ public final class Trainer {
         m["lr"] = String(options.learningRate)
         m["objective"] = String(data: try! JSONEncoder().encode(options.objective), encoding: .utf8)!
         m["seed"] = String(options.seed)
+        if let sources = options.sources { m["sources"] = sources.map(\.description).joined(separator: " ") }
         m["train_seconds"] = String(format: "%.0f", state.seconds)
         if let l = state.lastLosses {
             m["final_losses"] = String(format: "rec %.5f idem %.5f tight %.5f total %.5f", l.rec, l.idem, l.tight, l.total)

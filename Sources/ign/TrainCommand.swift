@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import IGN
+import Imaging
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,6 +24,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Distance D.") var distance: Distance = .l1
     @Option(help: "Noise z is drawn from.") var noise: NoiseKind = .gaussian
     @Option(name: .customLong("noise-file"), help: "Take z batch by batch from this NCHW .npy file.") var noiseFile: String?
+    @Option(name: .customLong("source"), parsing: .singleValue,
+            help: "A part of z's distribution, WEIGHT:SPEC, repeatable: SPEC is 'model' (the --noise) or a corruption chain applied to random training images (noise:0.2, grayscale, sketch, grayscale,noise:0.1). Default: the --noise alone.")
+    var sources: [String] = []
     @Option(help: "Start from these weights instead of a fresh initialisation.") var initWeights: String?
     @Option(help: "Random seed (initialisation, shuffling, noise).") var seed: UInt64 = 0
     @Flag(name: .customLong("no-shuffle"), help: "Visit the data in file order.") var noShuffle = false
@@ -56,6 +60,8 @@ struct TrainCommand: ParsableCommand {
         try Check.number("--lambda-tight", lambdaTight, in: 0...1000)
         try Check.positive("--tight-a", tightA, atMost: 1000)
         if let noiseFile { try Check.exists("--noise-file", noiseFile) }
+        for source in sources { _ = try parseSource(source) }
+        if !sources.isEmpty, noiseFile != nil { throw ValidationError("--source and --noise-file cannot be combined") }
         if let initWeights { try Check.exists("--init-weights", initWeights) }
         try Check.count("--checkpoint-every", checkpointEvery, in: TrainCommand.stepCounts)
         if let snapshotEvery { try Check.count("--snapshot-every", snapshotEvery, in: TrainCommand.stepCounts) }
@@ -70,7 +76,8 @@ struct TrainCommand: ParsableCommand {
         let trainer: Trainer
         if let resume {
             let (epochs, steps) = (self.epochs, self.steps)
-            trainer = try Checkpoint.resume(from: URL(fileURLWithPath: resume), threads: compute.threads) { options in
+            trainer = try Checkpoint.resume(from: URL(fileURLWithPath: resume), threads: compute.threads,
+                                            corrupter: imageCorrupter) { options in
                 if let steps { options.steps = steps }
                 if let epochs { options.epochs = epochs; options.steps = steps }
             }
@@ -82,6 +89,8 @@ struct TrainCommand: ParsableCommand {
             options.objective.lambdaTight = lambdaTight; options.objective.tightA = tightA
             options.objective.distance = distance
             options.noise = noise; options.noiseFile = noiseFile; options.seed = seed
+            let components = try sources.map(parseSource)
+            options.sources = components.isEmpty ? nil : components
             options.shuffle = !noShuffle; options.checkpointEvery = checkpointEvery
             let dataset = try Dataset.load(URL(fileURLWithPath: data!))
             log.info("\(data!): \(dataset.count) samples of \(dataset.shape)")
@@ -103,7 +112,8 @@ struct TrainCommand: ParsableCommand {
                 model.initialize(seed: seed)
             }
             let noiseSource = noise == .fourier ? NoiseSource.fourier(fittedTo: dataset) : .gaussian(dataset.shape)
-            trainer = try Trainer(options: options, model: model, dataset: dataset, noise: noiseSource, threads: compute.threads)
+            let mix = try options.sources.map { try SourceMix($0, corrupter: imageCorrupter) }
+            trainer = try Trainer(options: options, model: model, dataset: dataset, noise: noiseSource, sources: mix, threads: compute.threads)
         }
         log.info("\(trainer.options.arch) C=\(trainer.options.channels): \(trainer.model.network.store.count) parameters, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, batch \(trainer.options.batch), \(compute.threads) threads")
 
@@ -128,6 +138,26 @@ struct TrainCommand: ParsableCommand {
         } else {
             log.notice("stopped at step \(trainer.state.step); checkpoint \(checkpointURL.path) (continue with --resume)")
         }
+    }
+}
+
+/// A `--source` value, with its corruption chain checked.
+private func parseSource(_ text: String) throws -> SourceComponent {
+    do {
+        let component = try SourceComponent(parsing: text)
+        if component.spec != SourceComponent.modelNoise { _ = try Corruption.parseChain(component.spec) }
+        return component
+    } catch {
+        throw ValidationError("--source \(text): \(error)")
+    }
+}
+
+/// The corruption chain of a source spec, applied with libvips to one sample.
+func imageCorrupter(_ spec: String) throws -> SampleCorrupter {
+    let chain = try Corruption.parseChain(spec)
+    return { sample, shape, seed in
+        let image = try PlanarImage(width: shape.width, height: shape.height, channels: shape.channels, pixels: sample)
+        return try Corruption.apply(chain, to: image, seed: seed).pixels
     }
 }
 

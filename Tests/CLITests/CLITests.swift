@@ -124,6 +124,24 @@ final class CLITests: XCTestCase {
         for (name, tensor) in straight.tensors { XCTAssertEqual(tensor.data, resumed.tensors[name]?.data, name) }
     }
 
+    /// With `--source`, z mixes the model's noise with libvips corruptions of training images; the
+    /// run resumes to the uninterrupted run's weights and the model file names the mix.
+    func testSourceMixTrainsAndResumes() throws {
+        try writeData()
+        let common = ["train", "--data", "data.npy", "--arch", "tiny28", "--channels", "1", "--batch", "16", "--seed", "3",
+                      "--checkpoint-every", "2", "--threads", "1",
+                      "--source", "0.5:model", "--source", "0.3:noise:0.2", "--source", "0.2:sketch,noise:0.05"]
+        try ign(common + ["--steps", "4", "--output", "straight.safetensors"])
+        try ign(common + ["--steps", "2", "--output", "half.safetensors", "--checkpoint", "half.ckpt.safetensors"])
+        try ign(["train", "--resume", "half.ckpt.safetensors", "--steps", "4", "--output", "resumed.safetensors", "--threads", "1"])
+        let straight = try SafeTensors.read(url("straight.safetensors"))
+        let resumed = try SafeTensors.read(url("resumed.safetensors"))
+        XCTAssertEqual(straight.metadata["sources"], "0.5:model 0.3:noise:0.2 0.2:sketch,noise:0.05")
+        for (name, tensor) in straight.tensors { XCTAssertEqual(tensor.data, resumed.tensors[name]?.data, name) }
+        let bad = try ign(common + ["--steps", "2", "--output", "x.safetensors", "--source", "0.2:blurr:1"], expect: 2)
+        XCTAssertTrue(bad.contains("--source 0.2:blurr:1") && bad.contains("unknown kind"), bad)
+    }
+
     /// `apply` writes f^k(x) with the input's shape: the library's projection, batch by batch.
     func testApply() throws {
         try writeData()

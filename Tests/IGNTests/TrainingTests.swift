@@ -1,3 +1,4 @@
+import Basics
 import Engine
 import Foundation
 import IGN
@@ -77,6 +78,64 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(Projector(model: model, threads: 1).apply(x, count: 4, steps: 1)[0],
                        Projector(model: trainer.model, threads: 1).apply(x, count: 4, steps: 1)[0])
         XCTAssertThrowsError(try Checkpoint.resume(from: dir.appendingPathComponent("missing.safetensors"), threads: 1))
+    }
+
+    /// z drawn from a mix: each sample is the model's noise or a corruption of some training image
+    /// (chosen independently of x), in proportion to the weights.
+    func testSourceMixDrawsCorruptedTrainingImagesByWeight() throws {
+        let data = TestData.shapes(count: 64, seed: 5)
+        let negate: SampleCorrupter = { sample, _, _ in sample.map { -$0 } }
+        let mix = try SourceMix([SourceComponent(weight: 1, spec: "model"), try SourceComponent(parsing: "3:negate")]) { spec in
+            XCTAssertEqual(spec, "negate")
+            return negate
+        }
+        let n = 2000, size = data.shape.count
+        var z = [Float](repeating: 0, count: n * size), rng = RandomSource(seed: 9)
+        try z.withUnsafeMutableBufferPointer {
+            try mix.fill($0.baseAddress!, count: n, data: data, noise: .gaussian(data.shape), rng: &rng)
+        }
+        let negated = (0..<data.count).map { j in data.values[(j * size)..<((j + 1) * size)].map { -$0 } }
+        var corrupted = 0, used = Set<Int>()
+        for i in 0..<n {
+            let row = Array(z[(i * size)..<((i + 1) * size)])
+            if let j = negated.firstIndex(of: row) { corrupted += 1; used.insert(j) }
+        }
+        XCTAssertEqual(Double(corrupted) / Double(n), 0.75, accuracy: 0.04, "weights 1:3")
+        XCTAssertGreaterThan(used.count, 60, "images are drawn from the whole set")
+        XCTAssertThrowsError(try SourceComponent(parsing: "0:model"))
+        XCTAssertThrowsError(try SourceComponent(parsing: "model"))
+        XCTAssertThrowsError(try SourceMix([], corrupter: { _ in negate }))
+    }
+
+    /// A run with a source mix resumes bit-identical to an uninterrupted one; resuming it without
+    /// the corruptions, or giving a mix the options do not name, is refused.
+    func testSourceMixRunResumes() throws {
+        let data = TestData.shapes(count: 96, seed: 6)
+        let components = [SourceComponent(weight: 1, spec: "model"), SourceComponent(weight: 1, spec: "darken")]
+        let corrupter: (String) throws -> SampleCorrupter = { _ in { sample, _, seed in sample.map { $0 * 0.5 - Float(seed % 3) * 0.1 } } }
+        func make() throws -> Trainer {
+            var options = TrainingOptions(data: dir.appendingPathComponent("data.npy").path, arch: "tiny28", channels: 1)
+            options.batch = 32; options.steps = 6; options.learningRate = 5e-3; options.seed = 4; options.checkpointEvery = 10
+            options.sources = components
+            let model = try IGNModel(architecture: .tiny28, channels: 1)
+            model.initialize(seed: 4)
+            XCTAssertThrowsError(try Trainer(options: options, model: model, dataset: data, noise: .gaussian(data.shape), threads: 1))
+            return try Trainer(options: options, model: model, dataset: data, noise: .gaussian(data.shape),
+                               sources: SourceMix(components, corrupter: corrupter), threads: 1)
+        }
+        let straight = try make()
+        try straight.run(checkpoint: dir.appendingPathComponent("a.safetensors"), progress: { _ in })
+        let first = try make(), checkpoint = dir.appendingPathComponent("b.safetensors")
+        try first.run(checkpoint: checkpoint, progress: { _ in }, shouldStop: { first.state.step == 4 })
+        XCTAssertThrowsError(try Checkpoint.resume(from: checkpoint, dataset: data, threads: 1)) {
+            XCTAssertTrue("\($0)".contains("source mix"), "\($0)")
+        }
+        let resumed = try Checkpoint.resume(from: checkpoint, dataset: data, threads: 1, corrupter: corrupter)
+        XCTAssertEqual(resumed.options.sources, components)
+        try resumed.run(checkpoint: checkpoint, progress: { _ in })
+        let a = straight.model.stateTensors(), b = resumed.model.stateTensors()
+        for (name, tensor) in a { XCTAssertEqual(tensor.data, b[name]!.data, name) }
+        XCTAssertEqual(straight.model.metadata["sources"], "1.0:model 1.0:darken")
     }
 
     func testRejectsMismatchedData() throws {

@@ -1,0 +1,80 @@
+import Basics
+import Engine
+import Foundation
+
+/// One part of the source distribution z is drawn from, written `WEIGHT:SPEC` on the command line.
+public struct SourceComponent: Codable, Equatable, Sendable, CustomStringConvertible {
+    /// The spec of the model's own noise (gaussian or fourier, ``TrainingOptions/noise``).
+    public static let modelNoise = "model"
+
+    /// Relative weight, > 0; weights need not sum to 1.
+    public var weight: Double
+    /// ``modelNoise``, or a corruption chain applied to a random training image (`noise:0.2`,
+    /// `grayscale`, `sketch`, `grayscale,noise:0.1`: the pipeline files' corruption specs).
+    public var spec: String
+
+    public init(weight: Double, spec: String) {
+        self.weight = weight; self.spec = spec
+    }
+
+    /// Reads `WEIGHT:SPEC`, e.g. `0.3:noise:0.2` or `1:model`.
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let weight = Double(parts[0]), weight.isFinite, weight > 0, !parts[1].isEmpty else {
+            throw ModelError("bad source \"\(text)\": expected WEIGHT:SPEC with a weight > 0, e.g. 0.3:noise:0.2 or 0.5:model")
+        }
+        self.init(weight: weight, spec: parts[1])
+    }
+
+    public var description: String { "\(weight):\(spec)" }
+}
+
+/// Turns a clean training sample (C×H×W values in [-1, 1], of `shape`) into a corrupted one of the
+/// same shape, deterministically in `seed`.
+public typealias SampleCorrupter = (_ sample: [Float], _ shape: SampleShape, _ seed: UInt64) throws -> [Float]
+
+/// IGN's source distribution as a weighted mix of the model's noise and corrupted training images.
+///
+/// Each z sample picks a component by weight; a corruption component takes a training image chosen
+/// at random, independently of the batch's x, and corrupts it. So the objective stays unpaired: f
+/// never sees a (corrupted, clean) pair, and the idempotence and tightness losses act on corrupted
+/// images as they do on noise.
+public struct SourceMix {
+    public let components: [SourceComponent]
+    /// Per component: how it corrupts a sample, or nil for the model's noise.
+    private let corrupters: [SampleCorrupter?]
+    private let cumulative: [Double]
+
+    /// `corrupter` builds the corruption for a spec (the caller owns image processing); it is not
+    /// called for ``SourceComponent/modelNoise``.
+    public init(_ components: [SourceComponent], corrupter: (String) throws -> SampleCorrupter) throws {
+        guard !components.isEmpty else { throw ModelError("a source mix needs at least one component") }
+        self.components = components
+        corrupters = try components.map { $0.spec == SourceComponent.modelNoise ? nil : try corrupter($0.spec) }
+        let total = components.reduce(0) { $0 + $1.weight }
+        var sum = 0.0
+        cumulative = components.map { sum += $0.weight / total; return sum }
+    }
+
+    /// Writes `n` samples of z (sample-major, C×H×W each) into `out`, drawing every choice from `rng`.
+    public func fill(_ out: UnsafeMutablePointer<Float>, count n: Int, data: Dataset, noise: NoiseSource,
+                     rng: inout RandomSource) throws {
+        let size = data.shape.count
+        for i in 0..<n {
+            let u = Double(rng.nextUniform())
+            let k = cumulative.firstIndex { u < $0 } ?? components.count - 1
+            let target = out + i * size
+            guard let corrupt = corrupters[k] else {
+                noise.fill(target, count: 1, rng: &rng)
+                continue
+            }
+            let index = Int(rng.next() % UInt64(data.count)), seed = rng.next()
+            let clean = Array(data.values[(index * size)..<((index + 1) * size)])
+            let corrupted = try corrupt(clean, data.shape, seed)
+            guard corrupted.count == size else {
+                throw ModelError("source \(components[k].spec) changed a sample's size (\(size) → \(corrupted.count) values)")
+            }
+            target.update(from: corrupted, count: size)
+        }
+    }
+}
