@@ -1,8 +1,21 @@
 import Engine
 import Foundation
 
-/// Weights and distance of the IGN objective (Shocher et al., ICLR 2024).
+/// Which game the losses play.
+public enum ObjectiveKind: String, Codable, CaseIterable, Sendable {
+    /// IGN (Shocher et al., ICLR 2024): reconstruction, idempotence and the adversarial tightness term.
+    case ign
+    /// Non-adversarial IGN (Al-Jaff et al. 2025, arXiv 2511.02614): reconstruction, idempotence and,
+    /// in place of tightness, an IMLE term that pulls, for each data image, the nearest f(z) of the
+    /// batch toward it.
+    case naign
+}
+
+/// Weights and distance of the IGN objective (Shocher et al., ICLR 2024) or of its non-adversarial variant.
 public struct ObjectiveConfig: Codable, Equatable, Sendable {
+    public var kind: ObjectiveKind = .ign
+    /// Weight of NAIGN's IMLE term (unused by `.ign`).
+    public var lambdaIMLE: Float = 20
     public var lambdaRec: Float = 20
     public var lambdaIdem: Float = 20
     public var lambdaTight: Float = 2.5
@@ -14,13 +27,35 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
         self.distance = distance
         self.lambdaRec = lambdaRec; self.lambdaIdem = lambdaIdem; self.lambdaTight = lambdaTight; self.tightA = tightA
     }
+
+    private enum CodingKeys: String, CodingKey { case kind, lambdaIMLE, lambdaRec, lambdaIdem, lambdaTight, tightA, distance }
+
+    /// Reads configs written before `kind` and `lambdaIMLE` existed as IGN ones.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try c.decodeIfPresent(ObjectiveKind.self, forKey: .kind) ?? .ign
+        lambdaIMLE = try c.decodeIfPresent(Float.self, forKey: .lambdaIMLE) ?? 20
+        lambdaRec = try c.decode(Float.self, forKey: .lambdaRec)
+        lambdaIdem = try c.decode(Float.self, forKey: .lambdaIdem)
+        lambdaTight = try c.decode(Float.self, forKey: .lambdaTight)
+        tightA = try c.decode(Float.self, forKey: .tightA)
+        distance = try c.decode(Distance.self, forKey: .distance)
+    }
 }
 
 extension Distance: Codable {}
 
-/// The batch means of the three losses and their weighted sum.
+/// The batch means of the losses and their weighted sum (`tight` is 0 for NAIGN, `imle` for IGN).
 public struct Losses: Equatable, Sendable {
     public var rec: Float, idem: Float, tight: Float, total: Float
+    public var imle: Float = 0
+
+    /// The losses that apply to `kind`, for logs.
+    public func summary(_ kind: ObjectiveKind) -> String {
+        let f = { (x: Float) in String(format: "%.4f", x) }
+        let third = kind == .ign ? "tight \(f(tight))" : "imle \(f(imle))"
+        return "rec \(f(rec)) idem \(f(idem)) \(third) total \(f(total))"
+    }
 }
 
 /// One evaluation of the IGN objective and its gradient with respect to θ.
@@ -33,6 +68,9 @@ public struct Losses: Equatable, Sendable {
 /// are the same numbers: one forward pass serves both, and only the gradients are routed apart —
 /// the tightness gradient reaches θ through that outer pass, the idempotence gradient only
 /// through its input fz and on into the inner pass f(z).
+///
+/// NAIGN drops tightness (the outer pass then moves no parameter) and adds, per data sample x_i,
+/// imle = D(fz_j, x_i) for the j of the batch's f(z) nearest x_i; it reaches θ through the inner pass.
 public final class Objective {
     public let model: IGNModel
     public var config: ObjectiveConfig
@@ -70,8 +108,15 @@ public final class Objective {
             dTight[i] = Float(1 - t * t)  // d tight_i / d T_i
         }
         let mean = { (v: [Double]) in Float(v.reduce(0, +) / Double(n)) }
-        let losses = Losses(rec: mean(rec), idem: mean(idem), tight: mean(tight),
-                            total: c.lambdaRec * mean(rec) + c.lambdaIdem * mean(idem) + c.lambdaTight * mean(tight))
+        let nearest = c.kind == .naign ? Objective.nearest(fz, to: x, batch: n, shape: shape, distance: d) : []
+        var losses = Losses(rec: mean(rec), idem: mean(idem), tight: 0, total: 0)
+        if c.kind == .ign {
+            losses.tight = mean(tight)
+            losses.total = c.lambdaRec * losses.rec + c.lambdaIdem * losses.idem + c.lambdaTight * losses.tight
+        } else {
+            losses.imle = mean(nearest.map(\.distance))
+            losses.total = c.lambdaRec * losses.rec + c.lambdaIdem * losses.idem + c.lambdaIMLE * losses.imle
+        }
 
         for buffer in [gradFX, gradFFZ, gradThroughFrozen, gradFZ] {
             buffer.reserve(count)
@@ -84,9 +129,11 @@ public final class Objective {
         network.backward(gradFX.pointer, trace: traceX, workspace: workspace, parameterGradients: true, inputGradient: false)
 
         // Tightness: through the outer pass f(fz') only; T = −D(ffz, fz').
-        d.accumulateGradient(ffz, fz, weights: dTight.map { -c.lambdaTight * batchMean * $0 },
-                             gradA: gradFFZ.pointer, gradB: nil, batch: n, shape: shape)
-        network.backward(gradFFZ.pointer, trace: traceFZ, workspace: workspace, parameterGradients: true, inputGradient: false)
+        if c.kind == .ign {
+            d.accumulateGradient(ffz, fz, weights: dTight.map { -c.lambdaTight * batchMean * $0 },
+                                 gradA: gradFFZ.pointer, gradB: nil, batch: n, shape: shape)
+            network.backward(gradFFZ.pointer, trace: traceFZ, workspace: workspace, parameterGradients: true, inputGradient: false)
+        }
 
         // Idempotence: both arguments of D(f'(fz), fz) depend on fz; f' passes gradient to its input only.
         d.accumulateGradient(ffz, fz, weights: Array(repeating: c.lambdaIdem * batchMean, count: n),
@@ -95,7 +142,44 @@ public final class Objective {
                                          parameterGradients: false, inputGradient: true)!
         let g = gradFZ.pointer
         for i in 0..<count { g[i] += viaFrozen[i] }
+        // IMLE: each x_i pulls its nearest fz_j (several x may pull the same one).
+        let plane = shape.height * shape.width, weight = c.lambdaIMLE * batchMean / Float(shape.count)
+        for (i, match) in nearest.enumerated() {
+            for ch in 0..<shape.channels {
+                let a = fz + (ch * n + match.index) * plane, b = x + (ch * n + i) * plane, out = g + (ch * n + match.index) * plane
+                for p in 0..<plane {
+                    let diff = a[p] - b[p]
+                    switch d {
+                    case .l1: out[p] += diff > 0 ? weight : (diff < 0 ? -weight : 0)
+                    case .l2: out[p] += 2 * weight * diff
+                    }
+                }
+            }
+        }
         network.backward(g, trace: traceZ, workspace: workspace, parameterGradients: true, inputGradient: false)
         return losses
+    }
+
+    /// For each sample x_i of a channel-major batch, the index of the nearest sample of `candidates`
+    /// (same batch size and layout) and its distance; ties go to the lower index.
+    static func nearest(_ candidates: UnsafePointer<Float>, to x: UnsafePointer<Float>, batch n: Int, shape: SampleShape,
+                        distance: Distance) -> [(index: Int, distance: Double)] {
+        let plane = shape.height * shape.width
+        return (0..<n).map { i in
+            var best = (index: 0, distance: Double.infinity)
+            for j in 0..<n {
+                var sum = 0.0
+                for ch in 0..<shape.channels {
+                    let a = candidates + (ch * n + j) * plane, b = x + (ch * n + i) * plane
+                    for p in 0..<plane {
+                        let diff = Double(a[p]) - Double(b[p])
+                        sum += distance == .l1 ? abs(diff) : diff * diff
+                    }
+                }
+                let mean = sum / Double(shape.count)
+                if mean < best.distance { best = (j, mean) }
+            }
+            return best
+        }
     }
 }

@@ -126,9 +126,9 @@ public final class Trainer {
             ChannelMajor.fromSampleMajor(z, &zc, batch: n, shape: shape)
             let losses = objective.lossAndGradient(x: xc, z: zc, batch: n)
             let kept = saved.map { "\(checkpoint.path) keeps step \($0)" } ?? "no checkpoint was written in this run"
-            guard [losses.rec, losses.idem, losses.tight, losses.total].allSatisfy(\.isFinite) else {
-                throw TrainingError(.nonFinite, "step \(state.step + 1): the loss is not finite (rec \(losses.rec) idem \(losses.idem) "
-                                    + "tight \(losses.tight)): training stopped; \(kept)")
+            guard [losses.rec, losses.idem, losses.tight, losses.imle, losses.total].allSatisfy(\.isFinite) else {
+                throw TrainingError(.nonFinite, "step \(state.step + 1): the loss is not finite (\(losses.summary(options.objective.kind))): "
+                                    + "training stopped; \(kept)")
             }
             state.adam.update(model.network.store)
             if let bad = model.network.store.firstNonFinite() {
@@ -174,7 +174,9 @@ public final class Trainer {
         if let sources = options.sources { m["sources"] = sources.map(\.description).joined(separator: " ") }
         m["train_seconds"] = String(format: "%.0f", state.seconds)
         if let l = state.lastLosses {
-            m["final_losses"] = String(format: "rec %.5f idem %.5f tight %.5f total %.5f", l.rec, l.idem, l.tight, l.total)
+            m["final_losses"] = options.objective.kind == .ign
+                ? String(format: "rec %.5f idem %.5f tight %.5f total %.5f", l.rec, l.idem, l.tight, l.total)
+                : String(format: "rec %.5f idem %.5f imle %.5f total %.5f", l.rec, l.idem, l.imle, l.total)
         }
         model.metadata = m
     }

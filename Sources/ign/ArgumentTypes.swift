@@ -29,6 +29,7 @@ extension Architecture: ExpressibleByArgument {
 extension Job.Fit: ExpressibleByArgument {}
 extension NoiseKind: ExpressibleByArgument {}
 extension Distance: ExpressibleByArgument {}
+extension ObjectiveKind: ExpressibleByArgument {}
 
 /// An architecture with a channel count, `ARCH:CHANNELS` (`dcgan32:3`; `ARCH` alone means 1 channel).
 struct ArchitectureChannels: CustomStringConvertible {

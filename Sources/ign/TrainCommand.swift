@@ -22,6 +22,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("lambda-tight"), help: "Weight of the tightness loss.") var lambdaTight: Float = 2.5
     @Option(name: .customLong("tight-a"), help: "The tightness clamp's a.") var tightA: Float = 1.5
     @Option(help: "Distance D.") var distance: Distance = .l1
+    @Option(help: "ign: reconstruction, idempotence, tightness; naign: reconstruction, idempotence and an IMLE term (nearest f(z) pulled to each x) instead of tightness.")
+    var objective: ObjectiveKind = .ign
+    @Option(name: .customLong("lambda-imle"), help: "Weight of NAIGN's IMLE term.") var lambdaIMLE: Float = 20
     @Option(help: "Noise z is drawn from.") var noise: NoiseKind = .gaussian
     @Option(name: .customLong("noise-file"), help: "Take z batch by batch from this NCHW .npy file.") var noiseFile: String?
     @Option(name: .customLong("source"), parsing: .singleValue,
@@ -59,6 +62,7 @@ struct TrainCommand: ParsableCommand {
         try Check.number("--lambda-idem", lambdaIdem, in: 0...1000)
         try Check.number("--lambda-tight", lambdaTight, in: 0...1000)
         try Check.positive("--tight-a", tightA, atMost: 1000)
+        try Check.number("--lambda-imle", lambdaIMLE, in: 0...1000)
         if let noiseFile { try Check.exists("--noise-file", noiseFile) }
         for source in sources { _ = try parseSource(source) }
         if !sources.isEmpty, noiseFile != nil { throw ValidationError("--source and --noise-file cannot be combined") }
@@ -88,6 +92,7 @@ struct TrainCommand: ParsableCommand {
             options.objective.lambdaRec = lambdaRec; options.objective.lambdaIdem = lambdaIdem
             options.objective.lambdaTight = lambdaTight; options.objective.tightA = tightA
             options.objective.distance = distance
+            options.objective.kind = objective; options.objective.lambdaIMLE = lambdaIMLE
             options.noise = noise; options.noiseFile = noiseFile; options.seed = seed
             let components = try sources.map(parseSource)
             options.sources = components.isEmpty ? nil : components
@@ -128,7 +133,7 @@ struct TrainCommand: ParsableCommand {
             guard state.step % logEvery == 0 || state.step == trainer.totalSteps, let l = state.lastLosses else { return }
             let elapsed = Date().timeIntervalSince(windowStart)
             let rate = Double(windowSteps * trainer.options.batch) / max(elapsed, 1e-9)
-            log.info("step \(state.step)/\(trainer.totalSteps) epoch \(state.epoch) rec \(fmt(l.rec)) idem \(fmt(l.idem)) tight \(fmt(l.tight)) total \(fmt(l.total)) | \(Int(rate)) img/s")
+            log.info("step \(state.step)/\(trainer.totalSteps) epoch \(state.epoch) \(l.summary(trainer.options.objective.kind)) | \(Int(rate)) img/s")
             windowStart = Date(); windowSteps = 0
         }, shouldStop: { stopRequested })
         if trainer.isFinished {
@@ -160,8 +165,6 @@ func imageCorrupter(_ spec: String) throws -> SampleCorrupter {
         return try Corruption.apply(chain, to: image, seed: seed).pixels
     }
 }
-
-func fmt(_ x: Float) -> String { String(format: "%.4f", x) }
 
 nonisolated(unsafe) private var stopRequested = false
 

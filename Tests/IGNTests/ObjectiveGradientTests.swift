@@ -29,6 +29,26 @@ final class ObjectiveGradientTests: XCTestCase {
         try check(ObjectiveConfig(distance: .l2, lambdaRec: 0, lambdaIdem: 0, lambdaTight: 1))
     }
 
+    /// NAIGN: reconstruction, idempotence and the IMLE term, together and the IMLE term alone.
+    func testNAIGNGradientMatchesFiniteDifferences() throws {
+        var config = ObjectiveConfig(distance: .l2)
+        config.kind = .naign
+        try check(config)
+        config.lambdaRec = 0; config.lambdaIdem = 0; config.lambdaIMLE = 1
+        try check(config)
+        config.distance = .l1; config.lambdaRec = 20; config.lambdaIdem = 20; config.lambdaIMLE = 20
+        try check(config)
+    }
+
+    /// Configs written before NAIGN existed read back as IGN; the new fields round-trip.
+    func testObjectiveConfigDecodesOldRecords() throws {
+        let old = #"{"lambdaRec":20,"lambdaIdem":20,"lambdaTight":2.5,"tightA":1.5,"distance":"l1"}"#
+        let config = try JSONDecoder().decode(ObjectiveConfig.self, from: Data(old.utf8))
+        XCTAssertEqual(config, ObjectiveConfig())
+        var naign = ObjectiveConfig(); naign.kind = .naign; naign.lambdaIMLE = 7
+        XCTAssertEqual(try JSONDecoder().decode(ObjectiveConfig.self, from: JSONEncoder().encode(naign)), naign)
+    }
+
     private func check(_ config: ObjectiveConfig, tolerance: Double = 3e-2, file: StaticString = #filePath, line: UInt = #line) throws {
         let n = 3, distance = config.distance
         let model = try IGNModel(architecture: .tiny28, channels: 1)
@@ -59,7 +79,15 @@ final class ObjectiveGradientTests: XCTestCase {
             for i in 0..<n {
                 let aR = Double(config.tightA) * rec0[i]
                 total += Double(config.lambdaRec) * rec[i] + Double(config.lambdaIdem) * idem[i]
-                    + Double(config.lambdaTight) * Foundation.tanh(t[i] / aR) * aR
+                if config.kind == .ign {
+                    total += Double(config.lambdaTight) * Foundation.tanh(t[i] / aR) * aR
+                } else {
+                    let xi = Array(x[(i * shape.count)..<((i + 1) * shape.count)])
+                    let nearest = (0..<n).map { j in
+                        distance.perSample(Array(fz[(j * shape.count)..<((j + 1) * shape.count)]), xi, batch: 1, shape: shape)[0]
+                    }.min()!
+                    total += Double(config.lambdaIMLE) * nearest
+                }
             }
             return total / Double(n)
         }
@@ -85,7 +113,7 @@ final class ObjectiveGradientTests: XCTestCase {
                 worst = max(worst, abs(numeric - projected) / norm)
             }
         }
-        XCTAssertLessThan(worst, tolerance, "(λ \(config.lambdaRec)/\(config.lambdaIdem)/\(config.lambdaTight), \(distance))", file: file, line: line)
+        XCTAssertLessThan(worst, tolerance, "(\(config.kind) λ \(config.lambdaRec)/\(config.lambdaIdem)/\(config.lambdaTight)/\(config.lambdaIMLE), \(distance))", file: file, line: line)
         XCTAssertGreaterThan(checked, store.layout.parameters.count / 2, "most tensors must have a non-zero gradient", file: file, line: line)
     }
 
