@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependencies flow one way (Basics depends on nothing; any Swift target may use it):
-//   ign (CLI) → Evaluation, Pipeline, Datasets → IGN, Imaging
+//   ign (CLI) → Evaluation, Pipeline, Datasets → IGN, Imaging (Pipeline also names Engine's SampleShape)
 //   IGN (model, objective, trainer, data) → Engine → Basics, CBLAS, CZlib
 //   Imaging → Basics, CVips → CVipsSystem
 // ign also uses IGN, Engine and Imaging directly; Evaluation and Datasets use Engine.
@@ -39,7 +39,7 @@ let package = Package(
         // `ign eval`: reconstruction, drift, denoising/colorization/sketch figures against libvips baselines.
         .target(name: "Evaluation", dependencies: ["Basics", "Engine", "IGN", "Imaging"]),
         // Folder-to-folder batch projection: discovery, bounded stages, metrics, resume, pipeline files.
-        .target(name: "Pipeline", dependencies: ["Basics", "IGN", "Imaging", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Pipeline", dependencies: ["Basics", "Engine", "IGN", "Imaging", .product(name: "Yams", package: "Yams")]),
         // `ign dataset`: the bundled models' training/validation/test sets (emoji font, photo patches, Fashion-MNIST).
         .target(name: "Datasets", dependencies: ["Basics", "IGN", "Engine", "Imaging"]),
         // The command-line tool.

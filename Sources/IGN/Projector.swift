@@ -21,9 +21,11 @@ public final class Projector {
 
     /// Applies f `steps` times to `count` samples stored NCHW in `batch`; returns the NCHW result of
     /// every application (`result[k-1]` = f^k(x)). Train mode (or the `.batch` set) uses batch
-    /// statistics and leaves the running statistics as they are.
-    public func apply(_ batch: UnsafePointer<Float>, count n: Int, steps: Int, trainMode: Bool = false) -> [[Float]] {
-        let shape = model.sampleShape
+    /// statistics and leaves the running statistics as they are. `shape` (the model's by default)
+    /// may be any size a fully-convolutional model accepts.
+    public func apply(_ batch: UnsafePointer<Float>, count n: Int, steps: Int, shape: SampleShape? = nil,
+                      trainMode: Bool = false) -> [[Float]] {
+        let shape = shape ?? model.sampleShape
         let mode: ForwardMode = trainMode || statistics == .batch ? .train(updateRunningStats: false) : .eval
         input.reserve(n * shape.count)
         ChannelMajor.fromSampleMajor(batch, input.pointer, batch: n, shape: shape)
@@ -31,7 +33,7 @@ public final class Projector {
             var results: [[Float]] = []
             var current = UnsafePointer(input.pointer)
             for _ in 0..<steps {
-                let out = model.network.forward(current, batch: n, mode: mode, trace: trace, workspace: workspace)
+                let out = model.network.forward(current, batch: n, shape: shape, mode: mode, trace: trace, workspace: workspace)
                 var nchw = [Float](repeating: 0, count: n * shape.count)
                 nchw.withUnsafeMutableBufferPointer { ChannelMajor.toSampleMajor(out, $0.baseAddress!, batch: n, shape: shape) }
                 results.append(nchw)

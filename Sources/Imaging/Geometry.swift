@@ -157,14 +157,16 @@ extension PlanarImage {
     }
 }
 
-/// A cover of a `width` × `height` image by square `tileSize` tiles overlapping by at
-/// least `overlap` pixels, for running a fixed-size network over a larger image.
+/// A cover of a `width` × `height` image by `tileWidth` × `tileHeight` tiles overlapping by at
+/// least `overlap` pixels, for running a network over an image in pieces.
 ///
 /// Tiles are spread evenly, the first at the top-left and the last flush with the right
-/// and bottom edges. ``copyTile(_:from:to:)`` cuts them out; ``Blender`` reassembles them,
-/// tile by tile, with a separable raised-cosine window normalised by the summed weights, so
-/// seams are smooth and unchanged tiles reproduce the original image (to float rounding).
-/// An image smaller than a tile gets one tile, padded by edge repetition.
+/// and bottom edges, their origins multiples of `alignment` (so that a strided network sees
+/// every tile on the grid it would see in the whole image). ``copyTile(_:from:to:)`` cuts them
+/// out; ``Blender`` reassembles them, tile by tile, with a separable raised-cosine window
+/// normalised by the summed weights, so seams are smooth and unchanged tiles reproduce the
+/// original image (to float rounding). An image smaller than a tile gets one tile, padded by
+/// edge repetition.
 public struct TileGrid: Equatable, Sendable {
     /// Where one tile's top-left corner lies in the image.
     public struct Origin: Equatable, Sendable {
@@ -178,38 +180,60 @@ public struct TileGrid: Equatable, Sendable {
     public let width: Int
     /// Image height.
     public let height: Int
-    /// Tile side in pixels.
-    public let tileSize: Int
+    /// Tile width in pixels.
+    public let tileWidth: Int
+    /// Tile height in pixels.
+    public let tileHeight: Int
     /// Minimum overlap between neighbouring tiles.
     public let overlap: Int
     /// Tile origins, row by row.
     public let origins: [Origin]
 
-    /// Plans tiles; `overlap` must be in 0..<tileSize.
+    /// Plans square tiles; `overlap` must be in 0..<tileSize.
     public init(width: Int, height: Int, tileSize: Int, overlap: Int) throws {
-        guard width > 0, height > 0, tileSize > 0 else {
+        try self.init(width: width, height: height, tileWidth: tileSize, tileHeight: tileSize, overlap: overlap)
+    }
+
+    /// Plans tiles; `overlap` must be smaller than the side of tiles that do not cover the image
+    /// alone. With `alignment` > 1 the image
+    /// and tile sides must be multiples of it (or the image smaller than the tile).
+    public init(width: Int, height: Int, tileWidth: Int, tileHeight: Int, overlap: Int, alignment: Int = 1) throws {
+        guard width > 0, height > 0, tileWidth > 0, tileHeight > 0, alignment > 0 else {
             throw ImagingError(.invalidArgument, path: nil, "image and tile sizes must be positive")
         }
-        guard overlap >= 0, overlap < tileSize else {
-            throw ImagingError(.invalidArgument, path: nil, "overlap must be in 0..<\(tileSize), got \(overlap)")
+        guard overlap >= 0 else { throw ImagingError(.invalidArgument, path: nil, "overlap must be ≥ 0, got \(overlap)") }
+        for (length, tile) in [(width, tileWidth), (height, tileHeight)] where length > tile {
+            guard overlap < tile else {
+                throw ImagingError(.invalidArgument, path: nil, "overlap must be in 0..<\(tile), got \(overlap)")
+            }
+            guard length % alignment == 0, tile % alignment == 0, tile - overlap > alignment else {
+                throw ImagingError(.invalidArgument, path: nil,
+                                   "tiles of \(tile) over \(length) pixels cannot keep origins on multiples of \(alignment)")
+            }
         }
         self.width = width
         self.height = height
-        self.tileSize = tileSize
+        self.tileWidth = tileWidth
+        self.tileHeight = tileHeight
         self.overlap = overlap
-        let xs = TileGrid.positions(length: width, tile: tileSize, overlap: overlap)
-        let ys = TileGrid.positions(length: height, tile: tileSize, overlap: overlap)
+        let xs = TileGrid.positions(length: width, tile: tileWidth, overlap: overlap, alignment: alignment)
+        let ys = TileGrid.positions(length: height, tile: tileHeight, overlap: overlap, alignment: alignment)
         origins = ys.flatMap { y in xs.map { x in Origin(x: x, y: y) } }
     }
 
     /// The number of tiles.
     public var count: Int { origins.count }
 
-    static func positions(length: Int, tile: Int, overlap: Int) -> [Int] {
+    /// Evenly spread origins; rounding each to a multiple of `alignment` may shift it by up to
+    /// `alignment − 1`, so the stride is planned that much shorter.
+    static func positions(length: Int, tile: Int, overlap: Int, alignment: Int = 1) -> [Int] {
         if length <= tile { return [0] }
-        let stride = tile - overlap
+        let stride = tile - overlap - (alignment - 1)
         let n = (length - tile + stride - 1) / stride + 1
-        return (0..<n).map { i in Int((Double(i) * Double(length - tile) / Double(n - 1)).rounded()) }
+        return (0..<n).map { i in
+            let exact = Double(i) * Double(length - tile) / Double(n - 1)
+            return alignment == 1 ? Int(exact.rounded()) : Int((exact / Double(alignment)).rounded()) * alignment
+        }
     }
 
     /// The 1-D blending window: w(i) = ½ − ½·cos(2π(i + ½)/size), positive everywhere.
@@ -224,22 +248,22 @@ public struct TileGrid: Equatable, Sendable {
             throw ImagingError(.invalidArgument, path: nil,
                                "image is \(image.width)x\(image.height), grid is for \(width)x\(height)")
         }
-        guard width < tileSize || height < tileSize else { return image }
-        return try image.padded(left: 0, top: 0, right: max(0, tileSize - width), bottom: max(0, tileSize - height),
+        guard width < tileWidth || height < tileHeight else { return image }
+        return try image.padded(left: 0, top: 0, right: max(0, tileWidth - width), bottom: max(0, tileHeight - height),
                                 mode: .edge)
     }
 
-    /// Copies tile `index` (CHW, `tileSize` square) of `source` (made by ``source(_:)``) to
+    /// Copies tile `index` (CHW, `tileHeight` × `tileWidth`) of `source` (made by ``source(_:)``) to
     /// `destination`.
     public func copyTile(_ index: Int, from source: PlanarImage, to destination: UnsafeMutablePointer<Float>) {
         let origin = origins[index]
         source.pixels.withUnsafeBufferPointer { src in
             var d = destination
             for c in 0..<source.channels {
-                for row in 0..<tileSize {
+                for row in 0..<tileHeight {
                     d.update(from: src.baseAddress! + (c * source.height + origin.y + row) * source.width + origin.x,
-                             count: tileSize)
-                    d += tileSize
+                             count: tileWidth)
+                    d += tileWidth
                 }
             }
         }
@@ -252,7 +276,7 @@ public struct TileGrid: Equatable, Sendable {
         public let grid: TileGrid
         /// Channels of each tile.
         public let channels: Int
-        private let window: [Float]
+        private let windowX: [Float], windowY: [Float]
         private var sums: [Float]
         private var weights: [Float]
 
@@ -260,27 +284,28 @@ public struct TileGrid: Equatable, Sendable {
         public init(grid: TileGrid, channels: Int) {
             self.grid = grid
             self.channels = channels
-            window = TileGrid.window(size: grid.tileSize).map(Float.init)
+            windowX = TileGrid.window(size: grid.tileWidth).map(Float.init)
+            windowY = TileGrid.window(size: grid.tileHeight).map(Float.init)
             sums = [Float](repeating: 0, count: channels * grid.width * grid.height)
             weights = [Float](repeating: 0, count: grid.width * grid.height)
         }
 
-        /// Adds tile `index` (CHW, `tileSize` square).
+        /// Adds tile `index` (CHW, `tileHeight` × `tileWidth`).
         public mutating func add(_ index: Int, tile: UnsafePointer<Float>) {
-            let width = grid.width, n = grid.width * grid.height, size = grid.tileSize, channels = channels
+            let width = grid.width, n = grid.width * grid.height, channels = channels
+            let tileWidth = grid.tileWidth, tileHeight = grid.tileHeight
             let origin = grid.origins[index]
-            let rows = min(size, grid.height - origin.y), columns = min(size, width - origin.x)
-            window.withUnsafeBufferPointer { window in
-                weights.withUnsafeMutableBufferPointer { weights in
-                    sums.withUnsafeMutableBufferPointer { sums in
-                        for ty in 0..<rows {
-                            let row = (origin.y + ty) * width + origin.x
-                            for tx in 0..<columns {
-                                let w = window[ty] * window[tx]
-                                weights[row + tx] += w
-                                for c in 0..<channels {
-                                    sums[c * n + row + tx] += w * tile[(c * size + ty) * size + tx]
-                                }
+            let rows = min(tileHeight, grid.height - origin.y), columns = min(tileWidth, width - origin.x)
+            let windowX = windowX, windowY = windowY
+            weights.withUnsafeMutableBufferPointer { weights in
+                sums.withUnsafeMutableBufferPointer { sums in
+                    for ty in 0..<rows {
+                        let row = (origin.y + ty) * width + origin.x
+                        for tx in 0..<columns {
+                            let w = windowY[ty] * windowX[tx]
+                            weights[row + tx] += w
+                            for c in 0..<channels {
+                                sums[c * n + row + tx] += w * tile[(c * tileHeight + ty) * tileWidth + tx]
                             }
                         }
                     }

@@ -1,6 +1,8 @@
+import Engine
+import IGN
 import Imaging
 
-/// How an image of any size meets a network of fixed size, both ways: ``fit(_:corrupt:)``
+/// How an image of any size meets a network, both ways: ``fit(_:corrupt:)``
 /// corrupts the image and cuts it into network samples, and the ``FittedImage`` it returns
 /// assembles the network's results back into the images that are measured and written.
 /// A new way of fitting is one new type.
@@ -11,9 +13,13 @@ protocol ImageFit: Sendable {
     /// (the decoded planes and libvips' copy of them, corrupted, clean, blended and quantized
     /// copies, a strip): reserved from its header, before it is decoded.
     func reservation(width: Int, height: Int, channels: Int) -> Int
+    /// The most samples one network call takes, given the job's batch and the network's threads.
+    func samplesPerPass(batch: Int, threads: Int) -> Int
 }
 
 extension ImageFit {
+    func samplesPerPass(batch: Int, threads: Int) -> Int { batch }
+
     /// `planes` copies of a float image of `width` × `height` × `channels`.
     func planes(_ planes: Int, width: Int, height: Int, channels: Int) -> Int {
         planes * 4 * width * height * channels
@@ -45,6 +51,8 @@ struct Corrupter {
 protocol FittedImage: AnyObject {
     /// Samples it gives the network (0: nothing for the network to do).
     var sampleCount: Int { get }
+    /// The shape of every one of its samples; samples of one shape share network calls.
+    var sampleShape: SampleShape { get }
     /// The corrupted input at the output's resolution.
     var corrupted: PlanarImage { get }
     /// The clean input at the output's resolution, when kept.
@@ -71,14 +79,17 @@ struct Assembly {
 }
 
 extension Job {
-    /// The fit of this job for a network of `modelSize` pixels square (nil: no network).
-    func imageFit(modelSize: Int?) -> ImageFit {
-        guard let modelSize else { return CorruptionOnly() }
+    /// The fit of this job for `model` (nil: no network).
+    func imageFit(model: IGNModel?) -> ImageFit {
+        guard let model else { return CorruptionOnly() }
+        let modelSize = model.architecture.imageSize
         switch fit {
         case .resize, .cover:
-            return WholeFit(modelSize: modelSize, centreSquare: fit == .cover, corruptAt: corruptAt, size: size)
+            return ResizeFit(modelSize: modelSize, centreSquare: fit == .cover, corruptAt: corruptAt, size: size)
         case .tiles:
             return TileFit(tileSize: modelSize, overlap: overlap)
+        case .whole:
+            return WholeImageFit(multiple: model.architecture.sizeMultiple, block: block, overlap: overlap)
         }
     }
 }
@@ -101,6 +112,7 @@ struct CorruptionOnly: ImageFit {
             self.clean = clean
         }
         var sampleCount: Int { 0 }
+        var sampleShape: SampleShape { SampleShape(channels: corrupted.channels, height: corrupted.height, width: corrupted.width) }
         func copySample(_ index: Int, to destination: UnsafeMutablePointer<Float>) {}
         func accept(_ index: Int, output: UnsafePointer<Float>, next: UnsafePointer<Float>?) {}
         func assemble() throws -> Assembly {
@@ -114,7 +126,7 @@ struct CorruptionOnly: ImageFit {
 /// Corruptions hit the input's own pixels (`corrupt-at: input`) or the resized sample
 /// (`corrupt-at: model`); outputs are model-size, or (`size: input`) resized back to the
 /// size of what was fitted.
-struct WholeFit: ImageFit {
+struct ResizeFit: ImageFit {
     /// The network's side in pixels.
     let modelSize: Int
     /// Fit the centre square instead of the whole image.
@@ -174,6 +186,7 @@ struct WholeFit: ImageFit {
         }
 
         var sampleCount: Int { 1 }
+        var sampleShape: SampleShape { SampleShape(channels: sample.channels, height: sample.height, width: sample.width) }
 
         func copySample(_ index: Int, to destination: UnsafeMutablePointer<Float>) {
             sample.pixels.withUnsafeBufferPointer { destination.update(from: $0.baseAddress!, count: $0.count) }
@@ -232,6 +245,7 @@ struct TileFit: ImageFit {
         }
 
         var sampleCount: Int { grid.count }
+        var sampleShape: SampleShape { SampleShape(channels: source.channels, height: grid.tileHeight, width: grid.tileWidth) }
 
         func copySample(_ index: Int, to destination: UnsafeMutablePointer<Float>) {
             grid.copyTile(index, from: source, to: destination)
@@ -248,6 +262,86 @@ struct TileFit: ImageFit {
         func assemble() throws -> Assembly {
             let projected = output.image()
             return Assembly(input: corrupted, output: projected, next: next?.image(), written: projected)
+        }
+    }
+}
+
+/// The image at its own resolution through a fully-convolutional network: padded (edge
+/// repetition) to a multiple of the network's `multiple`, then one sample, or overlapping blocks
+/// of at most `block` pixels a side (origins on multiples of `multiple`, so a block sees the
+/// image on the grid the whole image would), blended back (``TileGrid``) and cropped.
+/// Corruptions hit the input's own pixels. Blocks of one image share a shape, so they share
+/// network calls, at most one block per network thread (eval runs sample by sample, so more
+/// would only hold more memory).
+struct WholeImageFit: ImageFit {
+    let multiple: Int
+    let block: Int
+    let overlap: Int
+
+    func fit(_ image: PlanarImage, corrupt: Corrupter) throws -> FittedImage {
+        let damaged = try corrupt(image)
+        let width = roundUp(image.width), height = roundUp(image.height)
+        let source = try damaged.padded(left: 0, top: 0, right: width - image.width, bottom: height - image.height, mode: .edge)
+        let grid = try TileGrid(width: width, height: height, tileWidth: side(width), tileHeight: side(height),
+                                overlap: overlap, alignment: multiple)
+        return Blocks(grid: grid, source: source, corrupted: damaged, clean: corrupt.clean(image))
+    }
+
+    /// As ``TileFit``: the corrupted, clean and padded images, two blenders and their weights.
+    func reservation(width: Int, height: Int, channels: Int) -> Int {
+        planes(12, width: roundUp(width), height: roundUp(height), channels: channels)
+    }
+
+    func samplesPerPass(batch: Int, threads: Int) -> Int { max(1, min(batch, threads)) }
+
+    private func roundUp(_ length: Int) -> Int { (length + multiple - 1) / multiple * multiple }
+
+    /// The block side for `length` (a multiple of `multiple`) pixels: the whole length when it
+    /// fits in a block, else the smallest side that covers it in as few blocks as `block` would.
+    func side(_ length: Int) -> Int {
+        let largest = block / multiple * multiple
+        guard length > largest else { return length }
+        let slack = overlap + multiple - 1
+        let count = (length - largest + (largest - slack) - 1) / (largest - slack) + 1
+        return roundUp((length + (count - 1) * slack + count - 1) / count)
+    }
+
+    final class Blocks: FittedImage {
+        let grid: TileGrid
+        /// The corrupted image, padded to the grid's size.
+        let source: PlanarImage
+        let corrupted: PlanarImage
+        let clean: PlanarImage?
+        private var output: TileGrid.Blender
+        private var next: TileGrid.Blender?
+
+        init(grid: TileGrid, source: PlanarImage, corrupted: PlanarImage, clean: PlanarImage?) {
+            self.grid = grid
+            self.source = source
+            self.corrupted = corrupted
+            self.clean = clean
+            output = TileGrid.Blender(grid: grid, channels: source.channels)
+        }
+
+        var sampleCount: Int { grid.count }
+        var sampleShape: SampleShape { SampleShape(channels: source.channels, height: grid.tileHeight, width: grid.tileWidth) }
+
+        func copySample(_ index: Int, to destination: UnsafeMutablePointer<Float>) {
+            grid.copyTile(index, from: source, to: destination)
+        }
+
+        func accept(_ index: Int, output: UnsafePointer<Float>, next: UnsafePointer<Float>?) {
+            self.output.add(index, tile: output)
+            if let next {
+                if self.next == nil { self.next = TileGrid.Blender(grid: grid, channels: source.channels) }
+                self.next!.add(index, tile: next)
+            }
+        }
+
+        func assemble() throws -> Assembly {
+            let crop = { (image: PlanarImage) in try image.cropped(x: 0, y: 0, width: self.corrupted.width, height: self.corrupted.height) }
+            let projected = try crop(output.image())
+            return Assembly(input: corrupted, output: projected, next: try next.map { try crop($0.image()) }, written: projected)
         }
     }
 }

@@ -13,6 +13,9 @@ public struct Job: Equatable, Sendable {
         /// Cover the image with overlapping model-size tiles, project them, blend them back:
         /// the output has the input's full resolution.
         case tiles
+        /// The whole image at its own resolution in one pass of a fully-convolutional model, or
+        /// in overlapping blocks of at most `block` pixels a side, blended back.
+        case whole
     }
 
     /// The resolution outputs of the `resize` and `cover` fits are written at.
@@ -81,8 +84,11 @@ public struct Job: Equatable, Sendable {
     public var fit: Fit = .cover
     /// Output resolution for `resize` and `cover`.
     public var size: Size = .model
-    /// Minimum overlap of neighbouring tiles, in pixels (`tiles` only).
+    /// Minimum overlap of neighbouring tiles or blocks, in pixels (`tiles` and `whole`).
     public var overlap = 8
+    /// The largest block side, in pixels, of `whole`: larger images go in overlapping blocks
+    /// (bounding the network's memory at about 1 KB per pixel of a block per thread).
+    public var block = 512
     /// Corruptions applied to each input, in order.
     public var corruptions: [Corruption] = []
     /// Whether corruptions are applied before fitting or to the fitted sample.
@@ -132,8 +138,10 @@ public struct Job: Equatable, Sendable {
         guard (0...256).contains(workers) else { throw bad("workers must be 0...256 (0 = one per core), got \(workers)") }
         guard (0...256).contains(threads) else { throw bad("threads must be 0...256 (0 = one per core), got \(threads)") }
         guard overlap >= 0 else { throw bad("overlap must be ≥ 0, got \(overlap)") }
+        guard (16...8192).contains(block) else { throw bad("block must be 16...8192, got \(block)") }
+        if fit == .whole && overlap * 2 >= block { throw bad("overlap \(overlap) must be under half the block (\(block))") }
         guard maxPixels > 0 else { throw bad("max-pixels must be positive, got \(maxPixels)") }
-        if corruptAt == .model && fit != .tiles && size == .input {
+        if corruptAt == .model && fit != .tiles && fit != .whole && size == .input {
             throw bad("corrupt-at: model corrupts the model-size sample, so outputs are model-size too: use size: model")
         }
         if model == nil {
@@ -155,7 +163,7 @@ public struct Job: Equatable, Sendable {
     /// selection (globs, links, pixel limit), worker and thread counts and the batch size are
     /// left out: they change which images are done, or how fast, not their results.
     public func fingerprint(modelDigest: String?) -> [String: String] {
-        [
+        var settings = [
             "model": modelDigest ?? "none",
             "fit": fit.rawValue,
             "size": size.rawValue,
@@ -169,5 +177,7 @@ public struct Job: Equatable, Sendable {
             "metrics": measures.map(\.rawValue).joined(separator: ","),
             "seed": String(seed),
         ]
+        if fit == .whole { settings["block"] = String(block) }
+        return settings
     }
 }

@@ -10,7 +10,7 @@ import Yams
 /// input: samples/photos        # folders are relative to the current directory
 /// output: runs/denoise
 /// model: photo32               # a bundled model's name or a .safetensors path
-/// fit: tiles                   # resize | cover | tiles
+/// fit: tiles                   # resize | cover | tiles | whole
 /// corrupt: [noise:0.1]         # Corruption specs, applied in order
 /// steps: 1
 /// write: [output, strip]       # output | corrupted | strip; [] for metrics only
@@ -18,7 +18,7 @@ import Yams
 public enum PipelineFile {
     /// Every key a pipeline file may hold.
     public static let keys = [
-        "input", "output", "model", "fit", "size", "overlap", "corrupt", "corrupt-at", "steps", "batch", "workers",
+        "input", "output", "model", "fit", "size", "overlap", "block", "corrupt", "corrupt-at", "steps", "batch", "workers",
         "threads", "format", "color", "write", "metrics", "include", "exclude", "follow-symlinks",
         "seed", "max-pixels",
     ]
@@ -109,6 +109,7 @@ public enum PipelineFile {
         if let fit = try choice("fit", Job.Fit.self) { job.fit = fit }
         if let size = try choice("size", Job.Size.self) { job.size = size }
         if let overlap = try integer("overlap", 0...4096) { job.overlap = overlap }
+        if let block = try integer("block", 16...8192) { job.block = block }
         if let specs = try list("corrupt") {
             job.corruptions = try specs.flatMap { text, node -> [Corruption] in
                 do { return try Corruption.parseChain(text) } catch let error as ImagingError {

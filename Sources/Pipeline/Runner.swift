@@ -92,6 +92,10 @@ public final class PipelineRunner {
             if job.fit == .tiles && job.overlap >= size {
                 throw PipelineError(.usage, "overlap \(job.overlap) must be smaller than the model's \(size)-pixel tiles")
             }
+            if job.fit == .whole && !model.architecture.isFullyConvolutional {
+                throw PipelineError(.usage, "fit: whole needs a fully-convolutional model (fcn8, fcn16); \(job.model!) is \(model.architecture.name), "
+                                    + "which takes \(size)×\(size) samples: use fit: tiles")
+            }
             if job.color == .lightness && model.channels != 3 {
                 throw PipelineError(.usage, "color: lightness needs a 3-channel model; \(job.model!) has 1 channel")
             }
@@ -132,8 +136,8 @@ public final class PipelineRunner {
         if let model {
             projector = Projector(model: model, threads: threads)
         }
-        let scheduler = Scheduler(job: job, files: pending, stamps: found.stamps, plan: plan, fit: job.imageFit(modelSize: model?.architecture.imageSize),
-                                  channels: model?.channels, finisher: Finisher(job: job, tree: tree), state: state,
+        let scheduler = Scheduler(job: job, files: pending, stamps: found.stamps, plan: plan, fit: job.imageFit(model: model),
+                                  channels: model?.channels, threads: threads, finisher: Finisher(job: job, tree: tree), state: state,
                                   workers: workers)
         try scheduler.run(projector: projector)
 

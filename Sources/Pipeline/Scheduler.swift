@@ -24,6 +24,8 @@ final class Scheduler: @unchecked Sendable {
     private let fit: ImageFit
     /// The network's channel count; nil without a network.
     private let channels: Int?
+    /// The network's threads.
+    private let threads: Int
     private let finisher: Finisher
     private let state: RunState
     private let workers: Int
@@ -41,7 +43,8 @@ final class Scheduler: @unchecked Sendable {
     private var fatal: Error?
 
     init(job: Job, files: [String], stamps: [String: FileStamp], plan: OutputPlan, fit: ImageFit, channels: Int?,
-         finisher: Finisher, state: RunState, workers: Int) {
+         threads: Int, finisher: Finisher, state: RunState, workers: Int) {
+        self.threads = threads
         self.job = job
         self.files = files
         self.stamps = stamps
@@ -82,28 +85,34 @@ final class Scheduler: @unchecked Sendable {
 
     // MARK: Projection
 
-    /// Gathers samples into batches (a batch runs when full, or when no sample has come for
-    /// `batchWait`), applies f `steps` times (once more for drift) and hands each image
-    /// whose samples are all back to the workers.
+    /// Gathers samples of one shape into batches (a batch runs when full, when no sample has
+    /// come for `batchWait`, or when the next has another shape), applies f `steps` times (once
+    /// more for drift) and hands each image whose samples are all back to the workers.
     private func project(with projector: Projector) {
-        let sampleSize = projector.model.sampleShape.count
         let drift = job.measures.contains(.drift)
         let applications = job.steps + (drift ? 1 : 0)
-        var input = [Float](repeating: 0, count: job.batch * sampleSize)
+        let limit = fit.samplesPerPass(batch: job.batch, threads: threads)
+        var input: [Float] = []
         var batch: [Sample] = []
-        batch.reserveCapacity(job.batch)
-        while let first = samples.take() {
+        batch.reserveCapacity(limit)
+        var held: Sample?  // taken, but of another shape than the batch before it
+        while let first = held ?? samples.take() {
+            held = nil
             batch.append(first)
-            while batch.count < job.batch, let sample = samples.take(until: Date().addingTimeInterval(Scheduler.batchWait)) {
+            let shape = first.image.fitted.sampleShape
+            while batch.count < limit, let sample = samples.take(until: Date().addingTimeInterval(Scheduler.batchWait)) {
+                guard sample.image.fitted.sampleShape == shape else { held = sample; break }
                 batch.append(sample)
             }
+            let sampleSize = shape.count
+            if input.count < batch.count * sampleSize { input = [Float](repeating: 0, count: batch.count * sampleSize) }
             input.withUnsafeMutableBufferPointer { buffer in
                 for (k, sample) in batch.enumerated() {
                     sample.image.fitted.copySample(sample.index, to: buffer.baseAddress! + k * sampleSize)
                 }
             }
             let results = input.withUnsafeBufferPointer {
-                projector.apply($0.baseAddress!, count: batch.count, steps: applications)
+                projector.apply($0.baseAddress!, count: batch.count, steps: applications, shape: shape)
             }
             let next = drift ? results[job.steps] : []
             results[job.steps - 1].withUnsafeBufferPointer { output in

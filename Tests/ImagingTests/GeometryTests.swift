@@ -85,6 +85,25 @@ final class GeometryTests: ImagingTestCase {
         assertImagingError(.invalidArgument) { _ = try grid.source(try PlanarImage(width: 41, height: 40, channels: 1, fill: 0)) }
     }
 
+    /// Rectangular tiles with origins on a grid of 4: full coverage, the overlap kept, exact blend.
+    func testAlignedRectangularTiles() throws {
+        for (w, h, tw, th, overlap) in [(1024, 768, 364, 388, 48), (400, 96, 132, 96, 32), (96, 400, 96, 140, 20)] {
+            let grid = try TileGrid(width: w, height: h, tileWidth: tw, tileHeight: th, overlap: overlap, alignment: 4)
+            let xs = Set(grid.origins.map(\.x)).sorted(), ys = Set(grid.origins.map(\.y)).sorted()
+            XCTAssertTrue((xs + ys).allSatisfy { $0 % 4 == 0 }, "\(xs) \(ys)")
+            XCTAssertEqual(xs.last, w - tw)
+            XCTAssertEqual(ys.last, h - th)
+            for (a, b) in zip(xs, xs.dropFirst()) { XCTAssertLessThanOrEqual(b - a, tw - overlap) }
+            for (a, b) in zip(ys, ys.dropFirst()) { XCTAssertLessThanOrEqual(b - a, th - overlap) }
+            var rng = RandomSource(seed: UInt64(w + h))
+            let picture = try image(width: w, height: h, channels: 3) { _, _, _ in Float(Double(rng.next() % 1000) / 500 - 1) }
+            let tiles = try tiles(of: picture, grid)
+            XCTAssertTrue(tiles.allSatisfy { $0.width == tw && $0.height == th })
+            XCTAssertLessThan(maxAbsDifference(try blend(tiles, grid), picture), 1e-6)
+        }
+        assertImagingError(.invalidArgument) { _ = try TileGrid(width: 1022, height: 768, tileWidth: 364, tileHeight: 388, overlap: 48, alignment: 4) }
+    }
+
     func testBlendedSeamsAreSmooth() throws {
         // Left tiles say -1, right tiles say +1: the blend ramps smoothly instead of jumping.
         let grid = try TileGrid(width: 48, height: 16, tileSize: 32, overlap: 16)
@@ -104,9 +123,9 @@ final class GeometryTests: ImagingTestCase {
     private func tiles(of image: PlanarImage, _ grid: TileGrid) throws -> [PlanarImage] {
         let source = try grid.source(image)
         return try grid.origins.indices.map { index in
-            var tile = [Float](repeating: 0, count: image.channels * grid.tileSize * grid.tileSize)
+            var tile = [Float](repeating: 0, count: image.channels * grid.tileWidth * grid.tileHeight)
             tile.withUnsafeMutableBufferPointer { grid.copyTile(index, from: source, to: $0.baseAddress!) }
-            return try PlanarImage(width: grid.tileSize, height: grid.tileSize, channels: image.channels, pixels: tile)
+            return try PlanarImage(width: grid.tileWidth, height: grid.tileHeight, channels: image.channels, pixels: tile)
         }
     }
 

@@ -170,7 +170,7 @@ final class RunnerTests: XCTestCase {
         var job = Job(input: "in", output: "out")
         job.fit = .tiles
         job.overlap = 9
-        let fitted = try job.imageFit(modelSize: 28).fit(image, corrupt: Corrupter(corruptions: [], seed: 0, keepsClean: false))
+        let fitted = try job.imageFit(model: IGNModel(architecture: .tiny28, channels: 3)).fit(image, corrupt: Corrupter(corruptions: [], seed: 0, keepsClean: false))
         let work = InFlightImage(path: "x.png", source: nil, names: [:], width: image.width, height: image.height, fitted: fitted, reserved: 0)
         var tile = [Float](repeating: 0, count: 3 * 28 * 28)
         XCTAssertEqual(fitted.sampleCount, 3 * 2)
@@ -186,7 +186,7 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(result.next?.pixels, result.output.pixels)
     }
 
-    func testWholeFitWrittenAtTheInputSizeAndColorizedWithTheInputLightness() throws {
+    func testResizeFitWrittenAtTheInputSizeAndColorizedWithTheInputLightness() throws {
         let folder = try Fixtures.folder()
         let input = folder.appendingPathComponent("in")
         try Fixtures.write(Fixtures.image(width: 50, height: 34, seed: 3), "photo.png", in: input)
@@ -202,6 +202,74 @@ final class RunnerTests: XCTestCase {
         let grey = try Corruption.grayscale.apply(to: Fixtures.image(width: 50, height: 34, seed: 3), seed: 0).quantized()
         let lightnessError = zip(LabImage(output).l, LabImage(grey).l).map { abs($0 - $1) }.max()!
         XCTAssertLessThan(lightnessError, 1.5, "the output keeps the input's lightness")
+    }
+
+    /// `fit: whole` writes every image at its own size (any size, padded to the network's multiple
+    /// of 4 and cropped back); the network sees the corrupted image.
+    func testWholeFitRunsAnyImageAtItsOwnResolution() throws {
+        let folder = try Fixtures.folder()
+        let input = folder.appendingPathComponent("in")
+        let sizes = [("wide", 75, 50), ("small", 12, 9), ("long", 300, 90), ("same", 75, 50)]
+        for (i, (name, w, h)) in sizes.enumerated() { try Fixtures.write(Fixtures.image(width: w, height: h, seed: i), "\(name).png", in: input) }
+        var job = try job(folder, input: input)
+        job.model = try Fixtures.model(in: folder, architecture: .fcnTiny, channels: 3).path
+        job.fit = .whole
+        job.block = 128
+        job.overlap = 24
+        job.maxPixels = 100_000
+        job.corruptions = [.noise(sigma: 0.1)]
+        job.measures = [.drift, .psnr]
+        let report = try PipelineRunner(job: job).run()
+        XCTAssertEqual(report.progress.failed, 0, (try? String(contentsOf: report.output.appendingPathComponent("errors.jsonl"), encoding: .utf8)) ?? "")
+        XCTAssertEqual(report.progress.done, 4)
+        for (name, w, h) in sizes {
+            let image = try ImageLoader().load(report.output.appendingPathComponent("\(name).png"))
+            XCTAssertEqual([image.width, image.height], [w, h], name)
+        }
+    }
+
+    /// A whole image in blocks (origins on the network's grid of 4) gives what one pass over the
+    /// whole image gives wherever only one block covers a pixel and the overlap spans the
+    /// network's reach (fcn's receptive field is 49 pixels); seams stay close to it too.
+    func testWholeFitBlocksAgreeWithOnePass() throws {
+        let model = try IGNModel(architecture: .fcnTiny, channels: 3)
+        model.initialize(seed: 2)
+        let projector = Projector(model: model, threads: 2)
+        let image = Fixtures.image(width: 250, height: 98, channels: 3, seed: 5)
+        func project(block: Int) throws -> (PlanarImage, TileGrid?) {
+            let fit = WholeImageFit(multiple: 4, block: block, overlap: 48)
+            let fitted = try fit.fit(image, corrupt: Corrupter(corruptions: [], seed: 0, keepsClean: false))
+            let shape = fitted.sampleShape
+            var sample = [Float](repeating: 0, count: shape.count)
+            for i in 0..<fitted.sampleCount {
+                fitted.copySample(i, to: &sample)
+                let out = projector.apply(sample, count: 1, steps: 1, shape: shape)
+                out[0].withUnsafeBufferPointer { fitted.accept(i, output: $0.baseAddress!, next: nil) }
+            }
+            return (try fitted.assemble().written, (fitted as? WholeImageFit.Blocks)?.grid)
+        }
+        let (whole, single) = try project(block: 8192)
+        XCTAssertEqual(single?.count, 1)
+        let (blocked, gridOrNil) = try project(block: 128)
+        let grid = try XCTUnwrap(gridOrNil)
+        XCTAssertEqual(grid.count, 3, "250 (padded to 252) wide in blocks of ≤ 128 with 48 of overlap")
+        XCTAssertEqual([whole.width, whole.height, blocked.width, blocked.height], [250, 98, 250, 98])
+        var alone = 0, worstAlone: Float = 0, worstSeam: Float = 0
+        for y in 0..<98 {
+            for x in 0..<250 {
+                let covering = grid.origins.filter { x >= $0.x && x < $0.x + grid.tileWidth && y >= $0.y && y < $0.y + grid.tileHeight }
+                for c in 0..<3 {
+                    let d = abs(whole[c, y, x] - blocked[c, y, x])
+                    if covering.count == 1 { worstAlone = max(worstAlone, d) } else { worstSeam = max(worstSeam, d) }
+                }
+                if covering.count == 1 { alone += 1 }
+            }
+        }
+        XCTAssertGreaterThan(alone, 98 * 100)
+        XCTAssertLessThan(worstAlone, 1e-5)
+        XCTAssertLessThan(worstSeam, 0.1, "seams: within a tenth of the one-pass output")
+        XCTAssertGreaterThan(WholeImageFit(multiple: 4, block: 512, overlap: 48).side(1024), 360)
+        XCTAssertEqual(WholeImageFit(multiple: 4, block: 512, overlap: 48).side(512), 512)
     }
 
     /// Noise added before a 120→28 resize is mostly averaged away; added to the fitted sample it
@@ -274,6 +342,9 @@ final class RunnerTests: XCTestCase {
         job.corruptAt = .model
         job.size = .input
         cases.append((job, "corrupt-at"))
+        job = Job(input: input.path, output: out, model: model.path)
+        job.fit = .whole
+        cases.append((job, "fully-convolutional"))
         for (job, expected) in cases {
             XCTAssertThrowsError(try PipelineRunner(job: job).run(), expected) { error in
                 XCTAssertEqual((error as? PipelineError)?.code, .usage, "\(error)")
