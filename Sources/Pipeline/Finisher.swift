@@ -41,6 +41,10 @@ struct Finisher: Sendable {
                 record.ssimIn = try Metrics.ssim(corrupted, clean)
                 if hasNetwork { record.ssimOut = try Metrics.ssim(output, clean) }
             }
+            if job.measures.contains(.deltaE) && clean.channels == 3 {
+                record.deltaEIn = try Metrics.meanDeltaE76(corrupted.converted(toChannels: 3), clean)
+                if hasNetwork { record.deltaEOut = try Metrics.meanDeltaE76(output.converted(toChannels: 3), clean) }
+            }
             if job.measures.contains(.baseline) {
                 let blur = try ClassicalDenoisers.bestBlur([corrupted], clean: [clean])
                 record.psnrBlur = blur.psnr

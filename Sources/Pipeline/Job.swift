@@ -69,6 +69,9 @@ public struct Job: Equatable, Sendable {
         /// the gaussian blur with σ tuned on this very image (an oracle), and medians 3×3 and
         /// 5×5. What f has to beat; not measured unless asked for.
         case baseline
+        /// Mean CIE76 colour difference ΔE*ab (CIELAB, D65) of the corrupted input and of the
+        /// output against the clean image: how far colours are from the truth (colorization).
+        case deltaE = "delta-e"
 
         /// What a job measures unless it says otherwise.
         public static let defaults: [Measure] = [.drift, .distance, .psnr, .ssim]
@@ -155,7 +158,7 @@ public struct Job: Equatable, Sendable {
     /// it, or a strip shows it.
     var keepsClean: Bool {
         !corruptions.isEmpty && (measures.contains(.psnr) || measures.contains(.ssim) || measures.contains(.baseline)
-                                 || artifacts.contains(.strip))
+                                 || measures.contains(.deltaE) || artifacts.contains(.strip))
     }
 
     /// The settings that decide what is written for an image: a run resumes into an output

@@ -38,6 +38,9 @@ public struct ImageRecord: Equatable, Sendable {
     /// PSNR (dB) of the corrupted input through median filters 3×3 and 5×5.
     public var psnrMedian3: Double?
     public var psnrMedian5: Double?
+    /// Mean CIE76 ΔE*ab of the corrupted input and of the output against the clean image.
+    public var deltaEIn: Double?
+    public var deltaEOut: Double?
 
     /// A record with no figures yet.
     public init(path: String, output: String?, width: Int, height: Int, corruption: String) {
@@ -52,7 +55,8 @@ public struct ImageRecord: Equatable, Sendable {
     public var figures: [(name: String, value: Double?)] {
         [("drift", drift), ("relative_drift", relativeDrift), ("distance", distance),
          ("psnr_in", psnrIn), ("psnr_out", psnrOut), ("ssim_in", ssimIn), ("ssim_out", ssimOut),
-         ("psnr_blur", psnrBlur), ("blur_sigma", blurSigma), ("psnr_median3", psnrMedian3), ("psnr_median5", psnrMedian5)]
+         ("psnr_blur", psnrBlur), ("blur_sigma", blurSigma), ("psnr_median3", psnrMedian3), ("psnr_median5", psnrMedian5),
+         ("delta_e_in", deltaEIn), ("delta_e_out", deltaEOut)]
     }
 
     /// The record as one JSON line (no newline). Absent figures are left out; infinite ones
@@ -96,6 +100,8 @@ public struct ImageRecord: Equatable, Sendable {
         blurSigma = figure("blur_sigma")
         psnrMedian3 = figure("psnr_median3")
         psnrMedian5 = figure("psnr_median5")
+        deltaEIn = figure("delta_e_in")
+        deltaEOut = figure("delta_e_out")
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Imaging
 import Pipeline
 
 struct RunCommand: ParsableCommand {
@@ -20,12 +21,17 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Applications of f (overrides the file's).") var steps: Int?
     @Option(help: "Seed of the synthetic corruptions (overrides the file's).") var seed: UInt64?
     @Option(help: "How images meet the model's size (overrides the file's).") var fit: Job.Fit?
+    @Option(help: "Corruption chain applied to each input, e.g. noise:0.2 or grayscale (overrides the file's; \"\" for none).")
+    var corrupt: String?
     @Flag(help: "If another ign run is writing into the output folder, wait for it to end instead of refusing.") var wait = false
     @OptionGroup var options: PipelineOptions
 
     func validate() throws {
         if let model { try ModelOptions.check(model) }
         if let steps { try Check.count("--steps", steps, in: Check.steps) }
+        if let corrupt {
+            do { _ = try Corruption.parseChain(corrupt) } catch { throw ValidationError("--corrupt \(corrupt): \(error)") }
+        }
     }
 
     func run() throws {
@@ -36,6 +42,7 @@ struct RunCommand: ParsableCommand {
         if let steps { job.steps = steps }
         if let seed { job.seed = seed }
         if let fit { job.fit = fit }
+        if let corrupt { job.corruptions = try Corruption.parseChain(corrupt) }
         options.apply(to: &job)
         _ = try runPipeline(job, force: options.force, quiet: options.quiet, waitsForLock: wait)
     }

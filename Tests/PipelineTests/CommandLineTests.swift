@@ -41,9 +41,12 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(Fixtures.lines(folder.appendingPathComponent("out/metrics.jsonl")).count, good.count)
 
         let clean = try Fixtures.run(["run", file, "--output", "out2", "--include", "*.png", "--exclude", "huge.png",
-                                      "--workers", "1", "--steps", "2", "--seed", "5", "--batch", "3", "--force"], in: folder)
+                                      "--workers", "1", "--steps", "2", "--seed", "5", "--batch", "3", "--force",
+                                      "--corrupt", "grayscale,noise:0.05"], in: folder)
         XCTAssertEqual(clean.status, 3, "bad/corrupt.png and bad/empty.png still fail")
-        XCTAssertEqual(Fixtures.lines(folder.appendingPathComponent("out2/metrics.jsonl")).count, 3)
+        let lines = Fixtures.lines(folder.appendingPathComponent("out2/metrics.jsonl"))
+        XCTAssertEqual(lines.count, 3)
+        XCTAssertTrue(lines.allSatisfy { $0.contains(#""corruption":"grayscale,noise:0.05""#) }, "--corrupt replaces the file's: \(lines)")
     }
 
     func testUsageErrorsExitWith2AndWriteNothing() throws {
@@ -57,6 +60,7 @@ final class CommandLineTests: XCTestCase {
             ("input: in\noutput: out\nmodel: no-such-model\n", [], "no such model"),
             ("input: in\noutput: out\nmodel: \(model.path)\n", ["--steps", "0"], "steps must be 1...100"),
             ("input: in\noutput: out\nmodel: \(model.path)\n", ["--frobnicate"], "Unknown option"),
+            ("input: in\noutput: out\nmodel: \(model.path)\n", ["--corrupt", "noise:loud"], "--corrupt noise:loud"),
         ]
         for (yaml, flags, expected) in cases {
             let file = try pipelineFile(folder, yaml)

@@ -18,11 +18,13 @@ final class PipelineFileTests: XCTestCase {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let folder = root.appendingPathComponent("pipelines")
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }.sorted()
-        XCTAssertEqual(names, ["benchmark.yaml", "colorize.yaml", "denoise.yaml", "drift.yaml", "photo-benchmark.yaml", "sketch.yaml"])
+        XCTAssertEqual(names, ["benchmark.yaml", "colorize-photos.yaml", "colorize.yaml", "denoise.yaml", "drift.yaml", "photo-benchmark.yaml", "sketch.yaml"])
         var jobs: [String: Job] = [:]
         for name in names { jobs[name] = try PipelineFile.load(folder.appendingPathComponent(name)) }
         XCTAssertEqual(jobs["denoise.yaml"]?.fit, .tiles)
         XCTAssertEqual(jobs["colorize.yaml"]?.color, .lightness)
+        XCTAssertEqual(jobs["colorize-photos.yaml"]?.color, .lightness)
+        XCTAssertEqual(jobs["colorize-photos.yaml"]?.measures, [.drift, .deltaE, .psnr])
         XCTAssertEqual(jobs["sketch.yaml"]?.corruptions, [.sketch(.canny)])
         XCTAssertEqual(jobs["sketch.yaml"]?.corruptAt, .model)
         XCTAssertEqual(jobs["photo-benchmark.yaml"]?.fit, .tiles)
@@ -39,6 +41,7 @@ final class PipelineFileTests: XCTestCase {
             fit: tiles
             size: input
             overlap: 6
+            block: 256
             corrupt: [grayscale, "noise:0.1,blur:1"]
             corrupt-at: model
             steps: 3
@@ -59,6 +62,7 @@ final class PipelineFileTests: XCTestCase {
         expected.fit = .tiles
         expected.size = .input
         expected.overlap = 6
+        expected.block = 256
         expected.corruptions = [.grayscale, .noise(sigma: 0.1), .blur(sigma: 1)]
         expected.corruptAt = .model
         expected.steps = 3
@@ -80,7 +84,9 @@ final class PipelineFileTests: XCTestCase {
 
     func testMistakesGetOneClearMessageWithTheLine() {
         assertRefused("input: a\noutput: b\nstpes: 2", mentions: "test.yaml:3: unknown key \"stpes\"; did you mean \"steps\"?")
-        assertRefused("input: a\noutput: b\nfit: squash", mentions: "fit must be one of resize, cover, tiles")
+        assertRefused("input: a\noutput: b\nfit: squash", mentions: "fit must be one of resize, cover, tiles, whole")
+        assertRefused("input: a\noutput: b\nmodel: m\nblock: 8", mentions: "block must be a whole number in 16...8192")
+        assertRefused("input: a\noutput: b\nmodel: m\nfit: whole\nblock: 64\noverlap: 32", mentions: "under half the block")
         assertRefused("input: a\noutput: b\nmodel: m\nsteps: 0", mentions: "steps must be a whole number in 1...100")
         assertRefused("input: a\noutput: b\nmodel: m\nbatch: many", mentions: "batch must be a whole number")
         assertRefused("output: b\nmodel: m", mentions: "missing key \"input\"")

@@ -218,13 +218,19 @@ final class RunnerTests: XCTestCase {
         job.overlap = 24
         job.maxPixels = 100_000
         job.corruptions = [.noise(sigma: 0.1)]
-        job.measures = [.drift, .psnr]
+        job.measures = [.drift, .psnr, .deltaE]
         let report = try PipelineRunner(job: job).run()
         XCTAssertEqual(report.progress.failed, 0, (try? String(contentsOf: report.output.appendingPathComponent("errors.jsonl"), encoding: .utf8)) ?? "")
         XCTAssertEqual(report.progress.done, 4)
         for (name, w, h) in sizes {
             let image = try ImageLoader().load(report.output.appendingPathComponent("\(name).png"))
             XCTAssertEqual([image.width, image.height], [w, h], name)
+        }
+        for line in try Fixtures.lines(report.output.appendingPathComponent("metrics.jsonl")) {
+            let record = try XCTUnwrap(ImageRecord(jsonLine: Substring(line)))
+            XCTAssertGreaterThan(try XCTUnwrap(record.deltaEIn), 0, "noise moves colours: \(line)")
+            XCTAssertNotNil(record.deltaEOut)
+            XCTAssertNotNil(record.drift)
         }
     }
 
