@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependencies flow one way (Basics depends on nothing; any Swift target may use it):
-//   ign (CLI) → Evaluation, Pipeline, Datasets → IGN, Imaging (Pipeline also names Engine's SampleShape)
+//   ign (CLI) → Evaluation, Report → Pipeline, Datasets → IGN, Imaging (Pipeline also names Engine's SampleShape)
 //   IGN (model, objective, trainer, data) → Engine → Basics, CBLAS, CZlib
 //   Imaging → Basics, CVips → CVipsSystem
 // ign also uses IGN, Engine and Imaging directly; Evaluation and Datasets use Engine.
@@ -40,11 +40,13 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["Basics", "Engine", "IGN", "Imaging"]),
         // Folder-to-folder batch projection: discovery, bounded stages, metrics, resume, pipeline files.
         .target(name: "Pipeline", dependencies: ["Basics", "Engine", "IGN", "Imaging", .product(name: "Yams", package: "Yams")]),
+        // report.html: a run folder as a static page (tables, inline SVG plots, libvips thumbnails).
+        .target(name: "Report", dependencies: ["Basics", "Imaging", "Pipeline"]),
         // `ign dataset`: the bundled models' training/validation/test sets (emoji font, photo patches, Fashion-MNIST).
         .target(name: "Datasets", dependencies: ["Basics", "IGN", "Engine", "Imaging"]),
         // The command-line tool.
         .executableTarget(name: "ign", dependencies: [
-            "Basics", "IGN", "Engine", "Imaging", "Evaluation", "Pipeline", "Datasets",
+            "Basics", "IGN", "Engine", "Imaging", "Evaluation", "Pipeline", "Report", "Datasets",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -59,6 +61,8 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "IGN", "Engine", "Imaging"]),
         // Depends on the executable so that `swift test` builds `ign` for the end-to-end tests.
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "IGN", "Imaging", "ign"]),
+        // Renders reports in a real headless Chromium.
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Pipeline", "Imaging", "ign"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,11 +1,13 @@
 import ArgumentParser
 import Foundation
 import Pipeline
+import Report
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Runs a pipeline job with progress on stderr and the summary JSON on stdout; throws
+/// Runs a pipeline job with progress on stderr and the summary JSON on stdout, and writes the
+/// folder's report.html (unless the folder is a temporary one); throws
 /// ``InputsFailed`` when it finished with some inputs failed.
 func runPipeline(_ job: Job, force: Bool, quiet: Bool, keepsFolder: Bool = true, waitsForLock: Bool = false) throws -> RunReport {
     let display = ProgressDisplay(quiet: quiet, showsFolder: keepsFolder)
@@ -20,6 +22,14 @@ func runPipeline(_ job: Job, force: Bool, quiet: Bool, keepsFolder: Bool = true,
         throw error
     }
     display.finish(report)
+    if keepsFolder {
+        let p = report.progress
+        do {
+            try RunPage.build(folder: report.output, timing: RunTiming(seconds: p.elapsed, images: p.done + p.failed, skipped: p.skipped))
+        } catch {
+            printError("note: the report was not written: \(error)")
+        }
+    }
     print(report.summary.json, terminator: "")
     if report.summary.failures > 0 { throw InputsFailed(count: report.summary.failures) }
     return report
