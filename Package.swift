@@ -62,7 +62,7 @@ let package = Package(
         // Depends on the executable so that `swift test` builds `ign` for the end-to-end tests.
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "IGN", "Imaging", "ign"]),
         // Renders reports in a real headless Chromium.
-        .testTarget(name: "ReportTests", dependencies: ["Report", "Pipeline", "Imaging", "ign"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Pipeline", "Imaging", "Engine", "ign"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -219,7 +219,7 @@ public enum RunPage {
         return s + "</section>"
     }
 
-    private static func document(title: String, body: String) -> String {
+    static func document(title: String, body: String) -> String {
         """
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -231,7 +231,7 @@ public enum RunPage {
         th:first-child,#errors-table td,#settings-table td{text-align:left}
         .plots{display:flex;flex-wrap:wrap;gap:16px}.plot .area{fill:#fafafa;stroke:#ccc}.plot .bar{fill:#4a7bd0}
         .plot .points{fill:#4a7bd0;fill-opacity:.6}.plot .guide{stroke:#d04a4a;stroke-dasharray:4 3}.plot .tick{font-size:10px;fill:#555}
-        .plot .label{font-size:12px}.cards{display:flex;flex-wrap:wrap;gap:10px}.card{margin:0;width:\(thumbnailWidth)px}
+        .plot .label{font-size:12px}.plot .curve{stroke:#4a7bd0;stroke-width:1.5}.cards{display:flex;flex-wrap:wrap;gap:10px}.card{margin:0;width:\(thumbnailWidth)px}
         .card img{width:100%;height:auto;border:1px solid #ddd;background:#f4f4f4}.card figcaption{font-size:12px;word-break:break-all}
         .pager{margin:8px 0}.pager a,.pager b{padding:0 4px}
         </style></head><body>

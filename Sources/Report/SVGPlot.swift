@@ -89,4 +89,14 @@ struct SVGPlot {
         marks += "<path class=\"points\" d=\"\(path)\"/>"
         return plot.frame(id: id, marks)
     }
+
+    /// A polyline through `points` in x order (at most `limit` of them, every k-th beyond).
+    static func line(id: String, points: [(Double, Double)], xLabel: String, yLabel: String, limit: Int = 2000) -> String {
+        let finite = points.filter { $0.0.isFinite && $0.1.isFinite }
+        let plot = SVGPlot(xLabel: xLabel, yLabel: yLabel, x: (finite.map(\.0).min() ?? 0)...(finite.map(\.0).max() ?? 1),
+                           y: (finite.map(\.1).min() ?? 0)...(finite.map(\.1).max() ?? 1))
+        let step = max(1, (finite.count + limit - 1) / limit)
+        let coordinates = stride(from: 0, to: finite.count, by: step).map { "\(plot.n(plot.px(finite[$0].0))),\(plot.n(plot.py(finite[$0].1)))" }
+        return plot.frame(id: id, "<polyline class=\"curve\" fill=\"none\" points=\"\(coordinates.joined(separator: " "))\"/>")
+    }
 }

@@ -4,6 +4,7 @@ import Foundation
 import IGN
 import Imaging
 import Pipeline
+import Report
 
 struct BenchPipelineCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,6 +23,8 @@ struct BenchPipelineCommand: ParsableCommand {
     @Option(help: "Network thread counts to try (repeatable; 0 = one per core).") var threads: [Int] = [0]
     @Option(help: "Samples per network call.") var batch = 64
     @Option(help: "Work folder (default: a temporary folder, removed afterwards).") var scratch: String?
+    @Flag(help: "Also write strips and build each run's report.html; print its build time (against the run's) and size.")
+    var report = false
 
     func validate() throws {
         for n in count { try Check.count("--count", n, in: 1...100_000) }
@@ -46,7 +49,7 @@ struct BenchPipelineCommand: ParsableCommand {
             try network.save(to: url)
             modelPath = url.path
         }
-        print("images  size  fit     workers  threads  seconds    img/s  peak RSS MiB")
+        print("images  size  fit     workers  threads  seconds    img/s  peak RSS MiB" + (report ? "  report s  % of run  HTML KiB" : ""))
         fflush(stdout)
         for n in count {
             let images = root.appendingPathComponent("images-\(n)")
@@ -59,14 +62,21 @@ struct BenchPipelineCommand: ParsableCommand {
                     job.workers = w
                     job.threads = t
                     job.batch = batch
+                    if report { job.artifacts = [.output, .strip] }
                     resetPeakMemory()
                     let start = Date()
                     let report = try PipelineRunner(job: job, force: true).run()
                     let seconds = Date().timeIntervalSince(start)
                     let rate = Double(report.progress.done) / seconds
-                    print(String(format: "%6d  %4d  ", n, size) + fit.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)
-                          + String(format: "  %7d  %7d  %7.2f  %7.1f  %12.1f", report.workers, report.threads, seconds, rate,
-                                   Double(peakMemory()) / 1_048_576))
+                    var line = String(format: "%6d  %4d  ", n, size) + fit.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)
+                        + String(format: "  %7d  %7d  %7.2f  %7.1f  %12.1f", report.workers, report.threads, seconds, rate,
+                                 Double(peakMemory()) / 1_048_576)
+                    if self.report {
+                        let page = try RunPage.build(folder: report.output, timing: RunTiming(seconds: seconds, images: report.progress.done, skipped: 0))
+                        let bytes = (try FileManager.default.attributesOfItem(atPath: page.page.path)[.size] as? Int) ?? 0
+                        line += String(format: "  %8.2f  %8.1f  %8.0f", page.seconds, 100 * page.seconds / seconds, Double(bytes) / 1024)
+                    }
+                    print(line)
                     fflush(stdout)
                     try? FileManager.default.removeItem(atPath: job.output)
                 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Engine
 import Foundation
 import IGN
@@ -122,6 +123,7 @@ struct TrainCommand: ParsableCommand {
         }
         log.info("\(trainer.options.arch) C=\(trainer.options.channels): \(trainer.model.network.store.count) parameters, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, batch \(trainer.options.batch), \(compute.threads) threads")
 
+        let trainLog = try TrainingLog(url: URL(fileURLWithPath: TrainingLog.path(forModel: outURL.path)), keepingUpTo: trainer.state.step)
         var windowStart = Date(), windowSteps = 0
         try trainer.run(checkpoint: checkpointURL, progress: { state in
             windowSteps += 1
@@ -134,6 +136,7 @@ struct TrainCommand: ParsableCommand {
             let elapsed = Date().timeIntervalSince(windowStart)
             let rate = Double(windowSteps * trainer.options.batch) / max(elapsed, 1e-9)
             log.info("step \(state.step)/\(trainer.totalSteps) epoch \(state.epoch) \(l.summary(trainer.options.objective.kind)) | \(Int(rate)) img/s")
+            trainLog.append(state: state, learningRate: trainer.options.learningRate, imagesPerSecond: rate)
             windowStart = Date(); windowSteps = 0
         }, shouldStop: { stopRequested })
         if trainer.isFinished {
@@ -143,6 +146,35 @@ struct TrainCommand: ParsableCommand {
         } else {
             log.notice("stopped at step \(trainer.state.step); checkpoint \(checkpointURL.path) (continue with --resume)")
         }
+    }
+}
+
+/// `OUTPUT.train.jsonl`: one line per progress line (step, epoch, losses, lr, img/s, training
+/// seconds), read by `ign report`. A resumed run first drops the lines past its checkpoint, so
+/// the log tells one history.
+final class TrainingLog {
+    private let handle: FileHandle?
+
+    static func path(forModel model: String) -> String { (model as NSString).deletingPathExtension + ".train.jsonl" }
+
+    init(url: URL, keepingUpTo step: Int) throws {
+        let kept = ((try? String(contentsOf: url, encoding: .utf8)) ?? "").split(separator: "\n").filter { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let s = object["step"] as? Int else { return false }
+            return s <= step
+        }
+        try AtomicFile.write(Data(kept.map { $0 + "\n" }.joined().utf8), to: url)
+        handle = try? FileHandle(forWritingTo: url)
+        _ = try? handle?.seekToEnd()
+    }
+
+    func append(state: TrainingState, learningRate: Double, imagesPerSecond: Double) {
+        guard let l = state.lastLosses else { return }
+        let f = { (x: Float) in "\(Double(x))" }
+        let line = "{\"step\":\(state.step),\"epoch\":\(state.epoch),\"rec\":\(f(l.rec)),\"idem\":\(f(l.idem)),\"tight\":\(f(l.tight)),"
+            + "\"imle\":\(f(l.imle)),\"total\":\(f(l.total)),\"lr\":\(learningRate),\"img_per_s\":\(String(format: "%.2f", imagesPerSecond)),"
+            + "\"seconds\":\(String(format: "%.1f", state.seconds))}\n"
+        handle?.write(Data(line.utf8))
     }
 }
 

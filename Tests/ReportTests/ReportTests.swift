@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Imaging
 import Pipeline
@@ -83,6 +84,37 @@ final class ReportTests: XCTestCase {
         try FileManager.default.removeItem(at: page)
         XCTAssertEqual(try ign(["report", out.path]), 0)
         XCTAssertEqual(try String(contentsOf: page, encoding: .utf8), first)
+    }
+
+    /// `ign train` logs every progress line to OUTPUT.train.jsonl (a resumed run continues it
+    /// without repeats); `ign report OUTPUT.safetensors` draws the loss curves and a sample grid
+    /// per snapshot, and Chromium finds every picture.
+    func testTrainingLogAndPage() throws {
+        var values = [Float](repeating: -1, count: 64 * 784)
+        for i in 0..<64 { for y in 0..<28 { for x in (i % 20)..<(i % 20 + 6) { values[i * 784 + y * 28 + x] = 1 } } }
+        let data = folder.appendingPathComponent("data.npy")
+        try NPY.write(values, shape: [64, 1, 28, 28], to: data)
+        let model = folder.appendingPathComponent("m.safetensors")
+        XCTAssertEqual(try ign(["train", "--data", data.path, "--arch", "tiny28", "--batch", "16", "--steps", "6", "--log-every", "1",
+                                "--checkpoint-every", "4", "--snapshot-every", "3", "--threads", "1", "--output", model.path]), 0)
+        XCTAssertEqual(try ign(["train", "--resume", folder.appendingPathComponent("m.ckpt.safetensors").path, "--steps", "8",
+                                "--log-every", "1", "--threads", "1", "--output", model.path]), 0)
+        let log = try String(contentsOf: folder.appendingPathComponent("m.train.jsonl"), encoding: .utf8)
+        let steps = log.split(separator: "\n").map { line -> Int in
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            XCTAssertNotNil(object?["rec"] as? Double, String(line))
+            return object?["step"] as? Int ?? -1
+        }
+        XCTAssertEqual(steps, Array(1...8), "one history, resumed from the checkpoint at step 6")
+        XCTAssertEqual(try ign(["report", model.path, "--threads", "1"]), 0)
+        let page = folder.appendingPathComponent("m.train.html")
+        let dom = try chromium(["--dump-dom", page.absoluteString])
+        for id in ["plot-rec", "plot-idem", "plot-tight", "plot-total"] { XCTAssertTrue(dom.contains("<svg id=\"\(id)\""), id) }
+        let sources = matches(#"<img src="([^"]+)""#, in: dom)
+        XCTAssertEqual(sources.count, 2, "snapshots at steps 3 and 6")
+        for source in sources {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent(unescape(source).removingPercentEncoding!).path), source)
+        }
     }
 
     /// Paged: 250 images give 3 gallery pages of at most 96, each linking the others.
