@@ -2,12 +2,13 @@ import Foundation
 import Imaging
 
 /// The last stage for one image: assemble the network's results, measure them, write the
-/// image files (each atomically) and return its metrics record. Anything thrown is that
+/// image files (each atomically) and the report's thumbnail, and return its metrics record. Anything thrown is that
 /// image's failure.
 struct Finisher: Sendable {
     let job: Job
     let tree: OutputTree
     let writer = ImageWriter()
+    let thumbnailWriter = ImageWriter(jpegQuality: Thumbnails.quality)
 
     func finish(_ image: InFlightImage) throws -> ImageRecord {
         let fitted = image.fitted
@@ -54,6 +55,7 @@ struct Finisher: Sendable {
             }
         }
 
+        var shown: (name: String, picture: PlanarImage)?  // what the report's thumbnail shows: the strip, else the output
         for artifact in job.artifacts {
             guard let name = image.names[artifact] else { continue }
             let picture: PlanarImage
@@ -64,6 +66,15 @@ struct Finisher: Sendable {
             }
             do {
                 try writer.write(picture, to: try tree.prepare(name))
+            } catch let error as ImagingError {
+                throw InputFailure(code: "output", message: "\(name): \(error.message)")
+            }
+            if artifact == .strip || (artifact == .output && shown == nil) { shown = (name, picture) }
+        }
+        if let shown {
+            let name = Thumbnails.path(for: shown.name)
+            do {
+                try thumbnailWriter.write(try Thumbnails.shrink(shown.picture), to: try tree.prepare(name))
             } catch let error as ImagingError {
                 throw InputFailure(code: "output", message: "\(name): \(error.message)")
             }
@@ -107,5 +118,25 @@ struct Finisher: Sendable {
     /// The size of the strip of `count` images of `width`×`height` enlarged by `scale`.
     static func stripSize(width: Int, height: Int, count: Int, scale: Int) -> (width: Int, height: Int) {
         (count * width * scale + (count + 1) * stripPadding, height * scale + 2 * stripPadding)
+    }
+}
+
+/// The small JPEGs a run's report shows: one per image, of its strip (or its output), written by
+/// the run beside its outputs under `report/thumbs/`, mirroring the output tree.
+public enum Thumbnails {
+    /// Largest thumbnail width, pixels.
+    public static let width = 240
+    public static let quality = 80
+
+    /// Where the thumbnail of the image file `name` (relative to the output folder) goes.
+    public static func path(for name: String) -> String {
+        "report/thumbs/" + (name as NSString).deletingPathExtension + ".jpg"
+    }
+
+    /// `image` shrunk to at most ``width`` wide, keeping its aspect.
+    public static func shrink(_ image: PlanarImage) throws -> PlanarImage {
+        guard image.width > width else { return image }
+        let height = max(1, Int((Double(image.height) * Double(width) / Double(image.width)).rounded()))
+        return try image.resized(width: width, height: height)
     }
 }

@@ -7,14 +7,13 @@ import Pipeline
 /// a paged gallery of before/after strips and the failures, all linked by relative paths.
 ///
 /// Built from the files a run leaves (``RunFolder``), so `ign report` rebuilds it for a resumed or
-/// merged run. Thumbnails (JPEG, ``thumbnailWidth`` wide) go to `report/thumbs/`, made by libvips
-/// from the strips (or outputs) only where missing or older than their source; gallery pages
-/// after the first are `report-gallery-N.html`. No script, no network: the page is static.
+/// merged run. Thumbnails (``Thumbnails``: JPEG, at most 240 wide, under `report/thumbs/`) are
+/// written by the run itself; the report makes only those missing or older than their strip (or
+/// output), e.g. for folders of older runs. Gallery pages after the first are `report-gallery-N.html`. No script, no network: the page is static.
 public enum RunPage {
     public static let fileName = "report.html"
     /// Folder of the report's own files, inside the run folder.
     public static let assets = "report"
-    public static let thumbnailWidth = 240
     /// Images per gallery page, and in each "worst" list.
     public static let pageSize = 96, worstCount = 24
 
@@ -75,7 +74,7 @@ public enum RunPage {
                 target = (output as NSString).deletingPathExtension + ".strip." + ext
             }
             self.target = target
-            thumbnail = target.map { ($0, RunPage.assets + "/thumbs/" + ($0 as NSString).deletingPathExtension + ".jpg") }
+            thumbnail = target.map { ($0, Thumbnails.path(for: $0)) }
         }
 
         var html: String {
@@ -104,10 +103,8 @@ public enum RunPage {
             let source = folder.appendingPathComponent(todo[i].source), thumb = folder.appendingPathComponent(todo[i].thumb)
             do {
                 let image = try ImageLoader().load(source)
-                let width = min(thumbnailWidth, image.width)
-                let height = max(1, Int((Double(image.height) * Double(width) / Double(image.width)).rounded()))
                 try fm.createDirectory(at: thumb.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try ImageWriter(jpegQuality: 80).write(try image.resized(width: width, height: height), to: thumb)
+                try ImageWriter(jpegQuality: Thumbnails.quality).write(try Thumbnails.shrink(image), to: thumb)
                 made.add()
             } catch {
                 // The card links to what is there; a missing thumbnail shows as a broken image.
@@ -231,7 +228,7 @@ public enum RunPage {
         th:first-child,#errors-table td,#settings-table td{text-align:left}
         .plots{display:flex;flex-wrap:wrap;gap:16px}.plot .area{fill:#fafafa;stroke:#ccc}.plot .bar{fill:#4a7bd0}
         .plot .points{fill:#4a7bd0;fill-opacity:.6}.plot .guide{stroke:#d04a4a;stroke-dasharray:4 3}.plot .tick{font-size:10px;fill:#555}
-        .plot .label{font-size:12px}.plot .curve{stroke:#4a7bd0;stroke-width:1.5}.cards{display:flex;flex-wrap:wrap;gap:10px}.card{margin:0;width:\(thumbnailWidth)px}
+        .plot .label{font-size:12px}.plot .curve{stroke:#4a7bd0;stroke-width:1.5}.cards{display:flex;flex-wrap:wrap;gap:10px}.card{margin:0;width:\(Thumbnails.width)px}
         .card img{width:100%;height:auto;border:1px solid #ddd;background:#f4f4f4}.card figcaption{font-size:12px;word-break:break-all}
         .pager{margin:8px 0}.pager a,.pager b{padding:0 4px}
         </style></head><body>

@@ -110,7 +110,7 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(reference.status, 0, reference.stderr)
         let a = Fixtures.contents(of: folder.appendingPathComponent("out"))
         let b = Fixtures.contents(of: folder.appendingPathComponent("reference"))
-        XCTAssertEqual(a.count, 2 * 400 + 6, "images, strips, the five record files and .ign.lock")
+        XCTAssertEqual(a.count, 3 * 400 + 6, "images, strips, the report's thumbnails, the five record files and .ign.lock")
         XCTAssertEqual(Set(a.keys), Set(b.keys), "no temporary files, no missing outputs")
         XCTAssertTrue(a == b, "byte-identical results (\(partial) images were done before the kill)")
         XCTAssertEqual(resumed.stdout, reference.stdout)

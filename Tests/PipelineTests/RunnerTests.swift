@@ -88,7 +88,7 @@ final class RunnerTests: XCTestCase {
             _ = try PipelineRunner(job: job).run()
             results.append(Fixtures.contents(of: URL(fileURLWithPath: job.output)))
         }
-        XCTAssertEqual(results[0].count, 25 * 2 + 6, "images, strips, the five record files and .ign.lock")
+        XCTAssertEqual(results[0].count, 25 * 3 + 6, "images, strips, the report's thumbnails, the five record files and .ign.lock")
         XCTAssertEqual(results[0], results[1], "1 vs 2 workers")
         XCTAssertEqual(results[0], results[2], "1 vs 4 workers")
     }

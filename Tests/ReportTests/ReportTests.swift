@@ -79,7 +79,7 @@ final class ReportTests: XCTestCase {
         let dark = pixels.filter { $0 < 0 }.count
         XCTAssertGreaterThan(Double(dark) / Double(pixels.count), 0.01, "text, plots and thumbnails on the page")
 
-        // `ign report` rebuilds the same page (no new thumbnails), keeping the run's timing.
+        // The run wrote the thumbnails; `ign report` rebuilds the same page (no new thumbnails), keeping the run's timing.
         let first = try String(contentsOf: page, encoding: .utf8)
         try FileManager.default.removeItem(at: page)
         XCTAssertEqual(try ign(["report", out.path]), 0)
