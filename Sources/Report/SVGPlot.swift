@@ -3,7 +3,7 @@ import Foundation
 /// Plots drawn as inline SVG: axes with a few ticks, bars or points, nothing interactive.
 struct SVGPlot {
     let width = 420.0, height = 300.0
-    private let left = 56.0, right = 14.0, top = 14.0, bottom = 44.0
+    private let left = 56.0, right = 26.0, top = 14.0, bottom = 44.0
     let xLabel: String, yLabel: String
     let xRange: ClosedRange<Double>, yRange: ClosedRange<Double>
 
