@@ -27,6 +27,8 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("sample-seed"), help: "Noise seed of the sample quality.") var sampleSeed: UInt64 = 1
     @Option(help: "Classifier whose features measure samples (default: the bundled one for 1×28×28 models).") var classifier: String?
     @Option(help: "Also write the report as JSON here.") var json: String?
+    @Option(help: "Also write the report as a page here (FILE.html), with sheets beside it: samples f(z), f²(z), f³(z), and clean | noisy σ 0.2 | f(noisy) for the first test images.")
+    var html: String?
     @Option(help: "Seed of the synthetic corruptions.") var seed: UInt64 = 0
     @OptionGroup var compute: ComputeOptions
 
@@ -59,10 +61,45 @@ struct EvalCommand: ParsableCommand {
             printError("note: no bundled classifier for \(model.sampleShape) images (give --classifier): sample quality left out")
         }
         print(report.table)
+        if let html { try writePage(report, model: model, test: test, to: html) }
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try AtomicFile.write(try encoder.encode(report), to: try outputFile(json))
         }
     }
+
+    /// The table as a page, with two sheets made here beside it (`FILE-samples.png`, `FILE-denoise.png`).
+    private func writePage(_ report: EvaluationReport, model: IGNModel, test: Dataset, to path: String) throws {
+        let page = try outputFile(path)
+        let stem = page.deletingPathExtension().lastPathComponent, folder = page.deletingLastPathComponent()
+        let shape = model.sampleShape, count = min(8, test.count)
+        let projector = Projector(model: model, threads: compute.threads, statistics: .generation)
+        let z = try model.drawNoise(count: count, seed: sampleSeed)
+        try writeGrid(projector.apply(z, count: count, steps: 3), shape: shape, count: count, columns: count, scale: nil,
+                      to: folder.appendingPathComponent(stem + "-samples.png").path)
+        let clean = Array(test.values.prefix(count * shape.count))
+        var noisy = clean, rng = RandomSource(seed: seed)
+        PixelNoise.add(to: &noisy, sigma: 0.2, rng: &rng)
+        let projected = Projector(model: model, threads: compute.threads, statistics: options(for: model)).apply(noisy, count: count, steps: 1)[0]
+        try writeGrid([clean, noisy, projected], shape: shape, count: count, columns: count, scale: nil,
+                      to: folder.appendingPathComponent(stem + "-denoise.png").path)
+        let escape = { (text: String) in
+            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        }
+        let name = escape((self.model.nameOrPath as NSString).lastPathComponent)
+        let link = { (file: String) in escape(file.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? file) }
+        let body = """
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>ign eval — \(name)</title>
+            <style>body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;padding:0 16px}pre{font-size:13px;background:#f6f6f6;padding:12px}img{image-rendering:pixelated;border:1px solid #ddd}</style>
+            </head><body><h1>ign eval: \(name)</h1><pre id="table">\(escape(report.table))</pre>
+            <h2>Samples: rows f(z), f²(z), f³(z) (generation statistics)</h2><p><img id="samples" src="\(link(stem + "-samples.png"))" alt="samples"></p>
+            <h2>Denoising: rows clean, noisy σ 0.2, f(noisy)</h2><p><img id="denoise" src="\(link(stem + "-denoise.png"))" alt="denoising"></p>
+            </body></html>
+
+            """
+        try AtomicFile.write(Data(body.utf8), to: page)
+    }
+
+    private func options(for model: IGNModel) -> StatisticsSet { trainMode ? .batch : statistics }
 }

@@ -115,6 +115,18 @@ final class ReportTests: XCTestCase {
         for source in sources {
             XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent(unescape(source).removingPercentEncoding!).path), source)
         }
+
+        // `ign eval --html`: the table and its two sheets.
+        let evalPage = folder.appendingPathComponent("eval m.html")
+        XCTAssertEqual(try ign(["eval", "--model", model.path, "--data", data.path, "--samples", "0", "--threads", "1", "--html", evalPage.path]), 0)
+        let evalDOM = try chromium(["--dump-dom", evalPage.absoluteString])
+        XCTAssertTrue(evalDOM.contains("<pre id=\"table\">") && evalDOM.contains("reconstruction"), evalDOM)
+        let sheets = matches(#"<img id="[a-z]+" src="([^"]+)""#, in: evalDOM)
+        XCTAssertEqual(sheets.count, 2)
+        for sheet in sheets {
+            let file = folder.appendingPathComponent(unescape(sheet).removingPercentEncoding!)
+            XCTAssertGreaterThan(try ImageLoader().load(file).width, 28, sheet)
+        }
     }
 
     /// Paged: 250 images give 3 gallery pages of at most 96, each linking the others.
