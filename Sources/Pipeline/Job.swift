@@ -123,6 +123,9 @@ public struct Job: Equatable, Sendable {
     public var seed: UInt64 = 0
     /// Images over this many pixels are refused (recorded as failures).
     public var maxPixels = 50_000_000
+    /// This process's share of the inputs when a run is split over tasks (nil: all of them).
+    /// Not a setting of the results: every shard of a run has the same fingerprint.
+    public var shard: Shard?
 
     /// A job with the given folders and defaults for everything else.
     public init(input: String, output: String, model: String? = nil) {

@@ -19,10 +19,10 @@ final class Ledger: @unchecked Sendable {
     private var done: Set<String> = []
 
     /// Opens the ledger in `tree` for the inputs `stamps` (path → size and time); `fresh`
-    /// forgets earlier runs.
-    init(tree: OutputTree, stamps: [String: FileStamp], plan: OutputPlan, fresh: Bool) throws {
-        metricsURL = tree.root.appendingPathComponent(PipelineRunner.metricsFile)
-        errorsURL = tree.root.appendingPathComponent(PipelineRunner.errorsFile)
+    /// forgets earlier runs. A shard keeps its own files (``Shard/metricsFile``, …).
+    init(tree: OutputTree, stamps: [String: FileStamp], plan: OutputPlan, fresh: Bool, shard: Shard? = nil) throws {
+        metricsURL = tree.root.appendingPathComponent(shard?.metricsFile ?? PipelineRunner.metricsFile)
+        errorsURL = tree.root.appendingPathComponent(shard?.errorsFile ?? PipelineRunner.errorsFile)
         var kept: [String] = []
         if !fresh {
             var seen: Set<String> = []
@@ -42,7 +42,8 @@ final class Ledger: @unchecked Sendable {
         }
         try LineLog.rewrite(metricsURL, lines: kept)
         try LineLog.rewrite(errorsURL, lines: [])
-        for name in [PipelineRunner.summaryJSON, PipelineRunner.summaryCSV] {
+        let summaries = shard.map { [$0.summaryFile, $0.doneFile] } ?? [PipelineRunner.summaryJSON, PipelineRunner.summaryCSV]
+        for name in summaries {
             try? FileManager.default.removeItem(at: tree.root.appendingPathComponent(name))
         }
         metrics = try LineLog(metricsURL)
@@ -60,16 +61,23 @@ final class Ledger: @unchecked Sendable {
 
     /// Sorts both files by path (UTF-8 bytes, the input order) and summarises the metrics.
     func finish() throws -> RunSummary {
-        func sorted<T>(_ url: URL, _ parse: (Substring) -> T?, _ path: (T) -> String) -> [(line: String, value: T)] {
-            LineLog.readLines(url).compactMap { line in parse(line).map { (String(line), $0) } }.sorted {
+        let result = Ledger.sorted(metrics: LineLog.readLines(metricsURL), errors: LineLog.readLines(errorsURL))
+        try LineLog.rewrite(metricsURL, lines: result.metrics)
+        try LineLog.rewrite(errorsURL, lines: result.errors)
+        return result.summary
+    }
+
+    /// Metrics and error lines in input order (by path, as UTF-8 bytes; then by the line) and their
+    /// summary: what `finish()` writes, and what ``ShardMerge`` writes from all shards' lines.
+    static func sorted(metrics: [Substring], errors: [Substring]) -> (metrics: [String], errors: [String], summary: RunSummary) {
+        func sorted<T>(_ lines: [Substring], _ parse: (Substring) -> T?, _ path: (T) -> String) -> [(line: String, value: T)] {
+            lines.compactMap { line in parse(line).map { (String(line), $0) } }.sorted {
                 let a = path($0.value), b = path($1.value)
                 return a != b ? a.utf8.lexicographicallyPrecedes(b.utf8) : $0.line.utf8.lexicographicallyPrecedes($1.line.utf8)
             }
         }
-        let records = sorted(metricsURL, ImageRecord.init(jsonLine:), \.path)
-        let failures = sorted(errorsURL, FailureRecord.init(jsonLine:), \.path)
-        try LineLog.rewrite(metricsURL, lines: records.map(\.line))
-        try LineLog.rewrite(errorsURL, lines: failures.map(\.line))
-        return RunSummary(records: records.map(\.value), failures: failures.count)
+        let records = sorted(metrics, ImageRecord.init(jsonLine:), \.path)
+        let failures = sorted(errors, FailureRecord.init(jsonLine:), \.path)
+        return (records.map(\.line), failures.map(\.line), RunSummary(records: records.map(\.value), failures: failures.count))
     }
 }

@@ -12,10 +12,10 @@ final class OutputLock {
 
     private let descriptor: Int32
 
-    /// Locks `folder` (which must exist): at once, or throws `.usage` if another run holds
-    /// it; with `wait`, blocks until that run ends.
-    init(folder: URL, wait: Bool) throws {
-        let path = folder.appendingPathComponent(OutputLock.fileName).path
+    /// Locks `folder` (which must exist) through its lock file `name` (a shard's own, or the
+    /// folder's): at once, or throws `.usage` if another run holds it; with `wait`, blocks until that run ends.
+    init(folder: URL, name: String = OutputLock.fileName, wait: Bool) throws {
+        let path = folder.appendingPathComponent(name).path
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw PipelineError(.output, "\(path): cannot open the lock file (\(String(cString: strerror(errno))))")

@@ -109,7 +109,8 @@ public final class PipelineRunner {
         // The output folder, locked against other runs until this one ends; its settings, and
         // the ledger of what is done already.
         let tree = try OutputTree(root: job.output)
-        let lock = try OutputLock(folder: tree.root, wait: waitsForLock)
+        if job.shard != nil { _ = try tree.prepare(Shard.folder + "/lock") }  // creates shards/
+        let lock = try OutputLock(folder: tree.root, name: job.shard?.lockFile ?? OutputLock.fileName, wait: waitsForLock)
         defer { lock.release() }
         let fingerprint = job.fingerprint(modelDigest: digest)
         let settingsURL = URL(fileURLWithPath: outputPath).appendingPathComponent(PipelineRunner.settingsFile)
@@ -121,15 +122,20 @@ public final class PipelineRunner {
 
         try FileSystem.writeAtomically(Data(Fingerprint.text(fingerprint).utf8), to: settingsURL)
         let plan = OutputPlan(files: found.files, artifacts: job.artifacts, format: job.format)
-        let ledger = try Ledger(tree: tree, stamps: found.stamps, plan: plan, fresh: force)
-        if !force { tree.removeStaleTemporaries() }
-        let pending = found.files.filter { !ledger.isDone($0) }
+        let ledger = try Ledger(tree: tree, stamps: found.stamps, plan: plan, fresh: force, shard: job.shard)
+        // A shard cannot tell its own leftovers from another shard's files in flight: merge removes them.
+        if !force && job.shard == nil { tree.removeStaleTemporaries() }
+        let shard = job.shard
+        let mine = { (path: String) in shard?.contains(path) ?? true }
+        let pending = found.files.filter { mine($0) && !ledger.isDone($0) }
+        let problems = found.problems.filter { mine($0.path) }
+        let skipped = found.files.filter(mine).count - pending.count
 
         try Vips.initialize(concurrency: 1)
         try Vips.silenceWarnings()
-        let state = RunState(total: pending.count + found.problems.count, skipped: found.files.count - pending.count,
+        let state = RunState(total: pending.count + problems.count, skipped: skipped,
                              onProgress: onProgress, onFailure: onFailure, ledger: ledger)
-        for problem in found.problems {
+        for problem in problems {
             try state.fail(FailureRecord(path: problem.path, code: problem.code, message: problem.message))
         }
         var projector: Projector?
@@ -142,8 +148,14 @@ public final class PipelineRunner {
         try scheduler.run(projector: projector)
 
         let summary = try ledger.finish()
-        try FileSystem.writeAtomically(Data(summary.json.utf8), to: tree.root.appendingPathComponent(PipelineRunner.summaryJSON))
-        try FileSystem.writeAtomically(Data(summary.csv.utf8), to: tree.root.appendingPathComponent(PipelineRunner.summaryCSV))
+        if let shard = job.shard {
+            try FileSystem.writeAtomically(Data(summary.json.utf8), to: tree.root.appendingPathComponent(shard.summaryFile))
+            try FileSystem.writeAtomically(Data("{\"shard\":\"\(shard)\",\"images\":\(summary.images),\"failures\":\(summary.failures)}\n".utf8),
+                                           to: tree.root.appendingPathComponent(shard.doneFile))
+        } else {
+            try FileSystem.writeAtomically(Data(summary.json.utf8), to: tree.root.appendingPathComponent(PipelineRunner.summaryJSON))
+            try FileSystem.writeAtomically(Data(summary.csv.utf8), to: tree.root.appendingPathComponent(PipelineRunner.summaryCSV))
+        }
         return RunReport(output: tree.root, progress: state.snapshot(), summary: summary, workers: workers,
                          threads: model == nil ? 0 : threads)
     }

@@ -22,7 +22,7 @@ func runPipeline(_ job: Job, force: Bool, quiet: Bool, keepsFolder: Bool = true,
         throw error
     }
     display.finish(report)
-    if keepsFolder {
+    if keepsFolder && job.shard == nil {  // a shard's report is the merged run's
         let p = report.progress
         do {
             try RunPage.build(folder: report.output, timing: RunTiming(seconds: p.elapsed, images: p.done + p.failed, skipped: p.skipped))

@@ -23,12 +23,17 @@ struct RunCommand: ParsableCommand {
     @Option(help: "How images meet the model's size (overrides the file's).") var fit: Job.Fit?
     @Option(help: "Corruption chain applied to each input, e.g. noise:0.2 or grayscale (overrides the file's; \"\" for none).")
     var corrupt: String?
+    @Option(help: "Do share I of N of the inputs (by a stable hash of each relative path), into the shared output folder; `ign merge` joins the shards. Default: from SLURM_ARRAY_TASK_ID (with SLURM_ARRAY_TASK_COUNT or _MIN/_MAX) or JOB_COMPLETION_INDEX (with --shards or IGN_SHARDS).")
+    var shard: String?
+    @Option(help: "The number of shards, where the environment gives only the index (Kubernetes' JOB_COMPLETION_INDEX).") var shards: Int?
     @Flag(help: "If another ign run is writing into the output folder, wait for it to end instead of refusing.") var wait = false
     @OptionGroup var options: PipelineOptions
 
     func validate() throws {
         if let model { try ModelOptions.check(model) }
         if let steps { try Check.count("--steps", steps, in: Check.steps) }
+        if let shard { do { _ = try Shard(parsing: shard) } catch { throw ValidationError("--shard: \(error)") } }
+        if let shards { try Check.count("--shards", shards, in: 1...Shard.maxCount) }
         if let corrupt {
             do { _ = try Corruption.parseChain(corrupt) } catch { throw ValidationError("--corrupt \(corrupt): \(error)") }
         }
@@ -44,6 +49,7 @@ struct RunCommand: ParsableCommand {
         if let fit { job.fit = fit }
         if let corrupt { job.corruptions = try Corruption.parseChain(corrupt) }
         options.apply(to: &job)
+        job.shard = try shard.map(Shard.init(parsing:)) ?? Shard.fromEnvironment(ProcessInfo.processInfo.environment, count: shards)
         _ = try runPipeline(job, force: options.force, quiet: options.quiet, waitsForLock: wait)
     }
 }
