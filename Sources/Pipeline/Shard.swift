@@ -35,8 +35,9 @@ public struct Shard: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The shard a scheduler's environment names, or nil outside one: Slurm's
-    /// `SLURM_ARRAY_TASK_ID` with `SLURM_ARRAY_TASK_COUNT` (or `SLURM_ARRAY_TASK_MIN`/`MAX`), or
-    /// Kubernetes' `JOB_COMPLETION_INDEX` with `count` (`--shards`) or `IGN_SHARDS`.
+    /// `SLURM_ARRAY_TASK_ID` with `count` (`--shards`), or with `SLURM_ARRAY_TASK_COUNT` (or
+    /// `SLURM_ARRAY_TASK_MIN`/`MAX`) when the array is the whole run; Kubernetes'
+    /// `JOB_COMPLETION_INDEX` with `count` or `IGN_SHARDS`.
     public static func fromEnvironment(_ environment: [String: String], count: Int?) throws -> Shard? {
         func number(_ name: String) throws -> Int? {
             guard let text = environment[name] else { return nil }
@@ -44,8 +45,11 @@ public struct Shard: Equatable, Sendable, CustomStringConvertible {
             return value
         }
         if let id = try number("SLURM_ARRAY_TASK_ID") {
+            // With the count given, the task id is the index itself: `--array=7 … --shards 16`
+            // reruns shard 7 alone. Otherwise the array is the run: index = id − min, count = its size.
+            if let count { return try Shard(index: id, count: count) }
             let low = try number("SLURM_ARRAY_TASK_MIN") ?? 0
-            guard let total = try count ?? number("SLURM_ARRAY_TASK_COUNT") ?? number("SLURM_ARRAY_TASK_MAX").map({ $0 - low + 1 }) else {
+            guard let total = try number("SLURM_ARRAY_TASK_COUNT") ?? number("SLURM_ARRAY_TASK_MAX").map({ $0 - low + 1 }) else {
                 throw PipelineError(.usage, "SLURM_ARRAY_TASK_ID is set but not the array's size (SLURM_ARRAY_TASK_COUNT or _MAX): give --shards N")
             }
             return try Shard(index: id - low, count: total)

@@ -41,6 +41,8 @@ final class ShardTests: XCTestCase {
                        try Shard(index: 5, count: 16))
         XCTAssertEqual(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "12", "SLURM_ARRAY_TASK_MIN": "10", "SLURM_ARRAY_TASK_MAX": "13"], count: nil),
                        try Shard(index: 2, count: 4))
+        XCTAssertEqual(try Shard.fromEnvironment(["SLURM_ARRAY_TASK_ID": "7", "SLURM_ARRAY_TASK_COUNT": "1", "SLURM_ARRAY_TASK_MIN": "7"], count: 16),
+                       try Shard(index: 7, count: 16), "rerunning one task of the array: --array=7 … --shards 16")
         XCTAssertEqual(try Shard.fromEnvironment(["JOB_COMPLETION_INDEX": "3", "IGN_SHARDS": "4"], count: nil), try Shard(index: 3, count: 4))
         XCTAssertEqual(try Shard.fromEnvironment(["JOB_COMPLETION_INDEX": "3", "IGN_SHARDS": "4"], count: 8), try Shard(index: 3, count: 8),
                        "--shards wins over the environment")
