@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "IGN", "Engine", "Imaging"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "IGN", "Engine", "Imaging"]),
         // Depends on the executable so that `swift test` builds `ign` for the end-to-end tests.
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "IGN", "Imaging", "ign"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "IGN", "Imaging", "ign", .product(name: "Yams", package: "Yams")]),
         // Renders reports in a real headless Chromium.
         .testTarget(name: "ReportTests", dependencies: ["Report", "Pipeline", "Imaging", "Engine", "ign"]),
     ],

@@ -2,6 +2,7 @@ import Foundation
 import Imaging
 @testable import Pipeline
 import XCTest
+import Yams
 
 /// Runs split over tasks: the share of each input, the scheduler's environment, and shards
 /// merged into exactly what one process writes.
@@ -105,5 +106,46 @@ final class ShardTests: XCTestCase {
         for key in a.keys.sorted() { XCTAssertTrue(a[key] == b[key], "\(key) differs") }
         XCTAssertGreaterThan(Fixtures.lines(folder.appendingPathComponent("single/errors.jsonl")).count, 0, "broken inputs are in the test")
         XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("sharded/report.html").path))
+    }
+
+    /// The Kubernetes files, as far as this machine can check them (no cluster, no Docker daemon):
+    /// an Indexed Job whose shard count matches its completions, running `ign run` on the shared
+    /// volume; a merge Job; a two-stage Dockerfile whose runtime stage has no build tools.
+    func testKubernetesManifestsAreConsistent() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        func load(_ name: String) throws -> [String: Any] {
+            let text = try String(contentsOf: root.appendingPathComponent("deploy/k8s/\(name)"), encoding: .utf8)
+            return try XCTUnwrap(try Yams.load(yaml: text) as? [String: Any], name)
+        }
+        func at(_ object: Any?, _ path: String...) -> Any? {
+            path.reduce(object) { value, key in
+                if let index = Int(key) { return (value as? [Any]).flatMap { $0.indices.contains(index) ? $0[index] : nil } }
+                return (value as? [String: Any])?[key]
+            }
+        }
+        let run = try load("ign-indexed-job.yaml")
+        XCTAssertEqual(at(run, "kind") as? String, "Job")
+        XCTAssertEqual(at(run, "apiVersion") as? String, "batch/v1")
+        XCTAssertEqual(at(run, "spec", "completionMode") as? String, "Indexed")
+        let completions = try XCTUnwrap(at(run, "spec", "completions") as? Int)
+        XCTAssertEqual(at(run, "spec", "parallelism") as? Int, completions)
+        let container = at(run, "spec", "template", "spec", "containers", "0")
+        XCTAssertEqual((at(container, "args") as? [String])?.first, "run")
+        let env = try XCTUnwrap(at(container, "env") as? [[String: Any]])
+        XCTAssertEqual(env.first { $0["name"] as? String == "IGN_SHARDS" }?["value"] as? String, String(completions))
+        XCTAssertEqual(at(container, "volumeMounts", "0", "mountPath") as? String, "/data")
+        XCTAssertEqual(at(run, "spec", "template", "spec", "restartPolicy") as? String, "Never")
+        let merge = try load("ign-merge-job.yaml")
+        XCTAssertEqual(at(merge, "spec", "template", "spec", "containers", "0", "args") as? [String], ["merge", "/data/out"])
+        XCTAssertEqual(at(merge, "spec", "template", "spec", "volumes", "0", "persistentVolumeClaim", "claimName") as? String,
+                       at(run, "spec", "template", "spec", "volumes", "0", "persistentVolumeClaim", "claimName") as? String)
+
+        let dockerfile = try String(contentsOf: root.appendingPathComponent("deploy/k8s/Dockerfile"), encoding: .utf8)
+        let stages = dockerfile.split(separator: "\n").filter { $0.hasPrefix("FROM ") }
+        XCTAssertEqual(stages.count, 2)
+        XCTAssertTrue(stages[1].contains("-slim"), "\(stages)")
+        let runtime = String(dockerfile[dockerfile.range(of: String(stages[1]))!.upperBound...])
+        XCTAssertFalse(runtime.contains("-dev"), "the runtime stage installs no headers or compilers")
+        XCTAssertTrue(runtime.contains("ign_IGN.resources"), "the bundled models travel with the binary")
     }
 }
