@@ -106,6 +106,10 @@ final class ShardTests: XCTestCase {
         for key in a.keys.sorted() { XCTAssertTrue(a[key] == b[key], "\(key) differs") }
         XCTAssertGreaterThan(Fixtures.lines(folder.appendingPathComponent("single/errors.jsonl")).count, 0, "broken inputs are in the test")
         XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("sharded/report.html").path))
+        // A shard with other settings is refused by the shared folder, as any other run.
+        let other = try Fixtures.run(["run", file.path, "--quiet", "--shard", "1/4", "--corrupt", "noise:0.3"], in: folder)
+        XCTAssertEqual(other.status, 2)
+        XCTAssertTrue(other.stderr.contains("holds the results of another pipeline"), other.stderr)
     }
 
     /// The Kubernetes files, as far as this machine can check them (no cluster, no Docker daemon):
