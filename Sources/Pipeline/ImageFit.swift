@@ -229,7 +229,7 @@ struct TileFit: ImageFit {
 
     final class Tiled: FittedImage {
         let grid: TileGrid
-        /// The corrupted image, padded to at least one tile.
+        /// The corrupted image, padded to at least one tile (or, for ``WholeImageFit``, to the grid's size).
         let source: PlanarImage
         let corrupted: PlanarImage
         let clean: PlanarImage?
@@ -259,9 +259,11 @@ struct TileFit: ImageFit {
             }
         }
 
+        /// The blend, cropped to the corrupted image where the grid covers a padded one.
         func assemble() throws -> Assembly {
-            let projected = output.image()
-            return Assembly(input: corrupted, output: projected, next: next?.image(), written: projected)
+            let crop = { (image: PlanarImage) in try image.cropped(x: 0, y: 0, width: self.corrupted.width, height: self.corrupted.height) }
+            let projected = try crop(output.image())
+            return Assembly(input: corrupted, output: projected, next: try next.map { try crop($0.image()) }, written: projected)
         }
     }
 }
@@ -284,7 +286,7 @@ struct WholeImageFit: ImageFit {
         let source = try damaged.padded(left: 0, top: 0, right: width - image.width, bottom: height - image.height, mode: .edge)
         let grid = try TileGrid(width: width, height: height, tileWidth: side(width), tileHeight: side(height),
                                 overlap: overlap, alignment: multiple)
-        return Blocks(grid: grid, source: source, corrupted: damaged, clean: corrupt.clean(image))
+        return TileFit.Tiled(grid: grid, source: source, corrupted: damaged, clean: corrupt.clean(image))
     }
 
     /// As ``TileFit``: the corrupted, clean and padded images, two blenders and their weights.
@@ -304,44 +306,5 @@ struct WholeImageFit: ImageFit {
         let slack = overlap + multiple - 1
         let count = (length - largest + (largest - slack) - 1) / (largest - slack) + 1
         return roundUp((length + (count - 1) * slack + count - 1) / count)
-    }
-
-    final class Blocks: FittedImage {
-        let grid: TileGrid
-        /// The corrupted image, padded to the grid's size.
-        let source: PlanarImage
-        let corrupted: PlanarImage
-        let clean: PlanarImage?
-        private var output: TileGrid.Blender
-        private var next: TileGrid.Blender?
-
-        init(grid: TileGrid, source: PlanarImage, corrupted: PlanarImage, clean: PlanarImage?) {
-            self.grid = grid
-            self.source = source
-            self.corrupted = corrupted
-            self.clean = clean
-            output = TileGrid.Blender(grid: grid, channels: source.channels)
-        }
-
-        var sampleCount: Int { grid.count }
-        var sampleShape: SampleShape { SampleShape(channels: source.channels, height: grid.tileHeight, width: grid.tileWidth) }
-
-        func copySample(_ index: Int, to destination: UnsafeMutablePointer<Float>) {
-            grid.copyTile(index, from: source, to: destination)
-        }
-
-        func accept(_ index: Int, output: UnsafePointer<Float>, next: UnsafePointer<Float>?) {
-            self.output.add(index, tile: output)
-            if let next {
-                if self.next == nil { self.next = TileGrid.Blender(grid: grid, channels: source.channels) }
-                self.next!.add(index, tile: next)
-            }
-        }
-
-        func assemble() throws -> Assembly {
-            let crop = { (image: PlanarImage) in try image.cropped(x: 0, y: 0, width: self.corrupted.width, height: self.corrupted.height) }
-            let projected = try crop(output.image())
-            return Assembly(input: corrupted, output: projected, next: try next.map { try crop($0.image()) }, written: projected)
-        }
     }
 }

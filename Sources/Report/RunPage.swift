@@ -39,7 +39,8 @@ public enum RunPage {
         }
         let shownTiming = try timing ?? (try? Data(contentsOf: timingURL)).map { try JSONDecoder().decode(RunTiming.self, from: $0) }
 
-        let cards = run.records.map { Card(record: $0, run: run) }
+        let stripsWritten = (run.setting("write") ?? "").split(separator: ",").contains("strip")
+        let cards = run.records.map { Card(record: $0, stripsWritten: stripsWritten) }
         let made = try makeThumbnails(cards.compactMap(\.thumbnail), in: folder)
         let pages = max(1, (cards.count + pageSize - 1) / pageSize)
         for page in 2...max(2, pages) where page <= pages {
@@ -65,11 +66,10 @@ public enum RunPage {
         /// (source, thumbnail), relative to the run folder.
         let thumbnail: (source: String, thumb: String)?
 
-        init(record: ImageRecord, run: RunFolder) {
+        init(record: ImageRecord, stripsWritten: Bool) {
             self.record = record
-            let written = Set((run.setting("write") ?? "").split(separator: ",").map(String.init))
             var target = record.output
-            if written.contains("strip"), let output = record.output {
+            if stripsWritten, let output = record.output {
                 let ext = (output as NSString).pathExtension
                 target = (output as NSString).deletingPathExtension + ".strip." + ext
             }
@@ -230,10 +230,10 @@ public enum RunPage {
         .plot .points{fill:#4a7bd0;fill-opacity:.6}.plot .guide{stroke:#d04a4a;stroke-dasharray:4 3}.plot .tick{font-size:10px;fill:#555}
         .plot .label{font-size:12px}.plot .curve{stroke:#4a7bd0;stroke-width:1.5}.cards{display:flex;flex-wrap:wrap;gap:10px}.card{margin:0;width:\(Thumbnails.width)px}
         .card img{width:100%;height:auto;border:1px solid #ddd;background:#f4f4f4}.card figcaption{font-size:12px;word-break:break-all}
-        .pager{margin:8px 0}.pager a,.pager b{padding:0 4px}
+        .pager{margin:8px 0}pre{font-size:13px;background:#f6f6f6;padding:12px}.sheet{image-rendering:pixelated;border:1px solid #ddd}.pager a,.pager b{padding:0 4px}
         </style></head><body>
         \(body)
-        <footer><p>Made by <code>ign report</code>.</p></footer>
+        <footer><p>Made by <code>ign</code>.</p></footer>
         </body></html>
 
         """

@@ -4,6 +4,7 @@ import Engine
 import Evaluation
 import Foundation
 import IGN
+import Report
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -81,25 +82,12 @@ struct EvalCommand: ParsableCommand {
         let clean = Array(test.values.prefix(count * shape.count))
         var noisy = clean, rng = RandomSource(seed: seed)
         PixelNoise.add(to: &noisy, sigma: 0.2, rng: &rng)
-        let projected = Projector(model: model, threads: compute.threads, statistics: options(for: model)).apply(noisy, count: count, steps: 1)[0]
+        let projected = Projector(model: model, threads: compute.threads, statistics: trainMode ? .batch : statistics).apply(noisy, count: count, steps: 1)[0]
         try writeGrid([clean, noisy, projected], shape: shape, count: count, columns: count, scale: nil,
                       to: folder.appendingPathComponent(stem + "-denoise.png").path)
-        let escape = { (text: String) in
-            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-        }
-        let name = escape((self.model.nameOrPath as NSString).lastPathComponent)
-        let link = { (file: String) in escape(file.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? file) }
-        let body = """
-            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>ign eval — \(name)</title>
-            <style>body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;padding:0 16px}pre{font-size:13px;background:#f6f6f6;padding:12px}img{image-rendering:pixelated;border:1px solid #ddd}</style>
-            </head><body><h1>ign eval: \(name)</h1><pre id="table">\(escape(report.table))</pre>
-            <h2>Samples: rows f(z), f²(z), f³(z) (generation statistics)</h2><p><img id="samples" src="\(link(stem + "-samples.png"))" alt="samples"></p>
-            <h2>Denoising: rows clean, noisy σ 0.2, f(noisy)</h2><p><img id="denoise" src="\(link(stem + "-denoise.png"))" alt="denoising"></p>
-            </body></html>
-
-            """
-        try AtomicFile.write(Data(body.utf8), to: page)
+        try EvalPage.build(name: (self.model.nameOrPath as NSString).lastPathComponent, table: report.table, sheets: [
+            .init(id: "samples", heading: "Samples: rows f(z), f²(z), f³(z) (generation statistics)", file: stem + "-samples.png"),
+            .init(id: "denoise", heading: "Denoising: rows clean, noisy σ 0.2, f(noisy)", file: stem + "-denoise.png"),
+        ], to: page)
     }
-
-    private func options(for model: IGNModel) -> StatisticsSet { trainMode ? .batch : statistics }
 }

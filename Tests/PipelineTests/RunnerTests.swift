@@ -252,7 +252,7 @@ final class RunnerTests: XCTestCase {
                 let out = projector.apply(sample, count: 1, steps: 1, shape: shape)
                 out[0].withUnsafeBufferPointer { fitted.accept(i, output: $0.baseAddress!, next: nil) }
             }
-            return (try fitted.assemble().written, (fitted as? WholeImageFit.Blocks)?.grid)
+            return (try fitted.assemble().written, (fitted as? TileFit.Tiled)?.grid)
         }
         let (whole, single) = try project(block: 8192)
         XCTAssertEqual(single?.count, 1)
