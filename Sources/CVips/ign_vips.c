@@ -285,6 +285,11 @@ int ign_vips_median(IgnVipsImage *in, IgnVipsImage **out, int size) {
     SHARED(vips_median(in, out, size, NULL));
 }
 
+int ign_vips_text(IgnVipsImage **out, const char *text, const char *font, const char *fontfile) {
+    if (fontfile) SHARED(vips_text(out, text, "font", font, "fontfile", fontfile, NULL));
+    SHARED(vips_text(out, text, "font", font, NULL));
+}
+
 int ign_vips_black(IgnVipsImage **out, int width, int height, int bands) {
     SHARED(vips_black(out, width, height, "bands", bands, NULL));
 }

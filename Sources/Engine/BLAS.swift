@@ -3,7 +3,7 @@ import CBLAS
 /// Row-major single-precision GEMM: `C = alpha·op(A)·op(B) + beta·C`, with `op(A)` of size
 /// `m×k`, `op(B)` `k×n` and `C` `m×n`. Leading dimensions are those of the stored matrices.
 @inline(__always)
-func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
            alpha: Float = 1, _ a: UnsafePointer<Float>, lda: Int,
            _ b: UnsafePointer<Float>, ldb: Int,
            beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int) {

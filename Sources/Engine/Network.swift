@@ -144,6 +144,8 @@ public final class Trace {
     /// The output of the last forward pass, channel-major, and its shape.
     public var output: UnsafeMutablePointer<Float> { activations[activations.count - 1].pointer }
     public var outputShape: SampleShape { shapes[shapes.count - 1] }
+    /// Activation `index` of the last pass (0 the input, `i + 1` node `i`'s output), channel-major.
+    public func activation(_ index: Int) -> UnsafeMutablePointer<Float> { activations[index].pointer }
 
     func prepare(for network: Network, shapes: [SampleShape], batch n: Int, mode: ForwardMode) {
         self.batch = n

@@ -14,6 +14,9 @@ public final class IGNModel {
     /// (tensors `generation.NAME` in the file, see ``StatisticsSet``); nil when the file has none.
     public var generationStatistics: [Float]?
 
+    /// The activation index (see ``Trace/activation(_:)``) of the latent code: the encoder's last output.
+    public var latentActivation: Int { network.nodes.lastIndex { $0.name.hasPrefix("encoder.") }! + 1 }
+
     public var sampleShape: SampleShape {
         SampleShape(channels: channels, height: architecture.imageSize, width: architecture.imageSize)
     }

@@ -23,6 +23,10 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
     public var tightA: Float = 1.5
     public var distance: Distance = .l1
 
+    /// Whether any term acts on the noise side: false for a plain autoencoder (λidem and the
+    /// third term's weight both 0), whose steps then skip the f(z) and f(f(z)) passes.
+    public var usesNoise: Bool { lambdaIdem != 0 || (kind == .ign ? lambdaTight : lambdaIMLE) != 0 }
+
     public init(distance: Distance = .l1, lambdaRec: Float = 20, lambdaIdem: Float = 20, lambdaTight: Float = 2.5, tightA: Float = 1.5) {
         self.distance = distance
         self.lambdaRec = lambdaRec; self.lambdaIdem = lambdaIdem; self.lambdaTight = lambdaTight; self.tightA = tightA
@@ -88,13 +92,15 @@ public final class Objective {
 
     /// Computes the losses for channel-major batches `x` and `z` of `n` samples and writes
     /// their gradient into the model's gradient array (overwriting it). Updates BatchNorm running
-    /// statistics three times, by f(x), f(z) and f(fz'), in that order.
+    /// statistics three times, by f(x), f(z) and f(fz'), in that order. Without a noise-side
+    /// term (``ObjectiveConfig/usesNoise``) only f(x) runs: a plain autoencoder's step.
     public func lossAndGradient(x: UnsafePointer<Float>, z: UnsafePointer<Float>, batch n: Int) -> Losses {
         let network = model.network, shape = model.sampleShape, count = n * shape.count
         let c = config, d = c.distance
         network.store.zeroGradients()
         let mode = ForwardMode.train(updateRunningStats: true)
         let fx = UnsafePointer(network.forward(x, batch: n, mode: mode, trace: traceX, workspace: workspace))
+        guard c.usesNoise else { return reconstructionOnly(fx, x, batch: n) }
         let fz = UnsafePointer(network.forward(z, batch: n, mode: mode, trace: traceZ, workspace: workspace))
         let ffz = UnsafePointer(network.forward(fz, batch: n, mode: mode, trace: traceFZ, workspace: workspace))
 
@@ -158,6 +164,18 @@ public final class Objective {
         }
         network.backward(g, trace: traceZ, workspace: workspace, parameterGradients: true, inputGradient: false)
         return losses
+    }
+
+    /// The autoencoder's step: D(f(x), x) and its gradient alone.
+    private func reconstructionOnly(_ fx: UnsafePointer<Float>, _ x: UnsafePointer<Float>, batch n: Int) -> Losses {
+        let network = model.network, shape = model.sampleShape, c = config
+        let rec = c.distance.perSample(fx, x, batch: n, shape: shape).reduce(0, +) / Double(n)
+        gradFX.reserve(n * shape.count)
+        gradFX.zero(n * shape.count)
+        c.distance.accumulateGradient(fx, x, weights: Array(repeating: c.lambdaRec / Float(n), count: n),
+                                      gradA: gradFX.pointer, gradB: nil, batch: n, shape: shape)
+        network.backward(gradFX.pointer, trace: traceX, workspace: workspace, parameterGradients: true, inputGradient: false)
+        return Losses(rec: Float(rec), idem: 0, tight: 0, total: c.lambdaRec * Float(rec))
     }
 
     /// For each sample x_i of a channel-major batch, the index of the nearest sample of `candidates`

@@ -25,22 +25,42 @@ public final class Projector {
     /// may be any size a fully-convolutional model accepts.
     public func apply(_ batch: UnsafePointer<Float>, count n: Int, steps: Int, shape: SampleShape? = nil,
                       trainMode: Bool = false) -> [[Float]] {
+        run(batch, count: n, steps: steps, shape: shape, trainMode: trainMode, keepsLatents: false).outputs
+    }
+
+    /// ``apply(_:count:steps:shape:trainMode:)``, and the latent code (the encoder's output,
+    /// sample-major) of every application's input: `latents[k-1]` is that of f^(k-1)(x).
+    public func applyKeepingLatents(_ batch: UnsafePointer<Float>, count n: Int, steps: Int, shape: SampleShape? = nil)
+        -> (outputs: [[Float]], latents: [[Float]]) {
+        run(batch, count: n, steps: steps, shape: shape, trainMode: false, keepsLatents: true)
+    }
+
+    private func run(_ batch: UnsafePointer<Float>, count n: Int, steps: Int, shape: SampleShape?, trainMode: Bool,
+                     keepsLatents: Bool) -> (outputs: [[Float]], latents: [[Float]]) {
         let shape = shape ?? model.sampleShape
         let mode: ForwardMode = trainMode || statistics == .batch ? .train(updateRunningStats: false) : .eval
         input.reserve(n * shape.count)
         ChannelMajor.fromSampleMajor(batch, input.pointer, batch: n, shape: shape)
         return model.withStatistics(statistics) {
-            var results: [[Float]] = []
+            var results: [[Float]] = [], latents: [[Float]] = []
             var current = UnsafePointer(input.pointer)
             for _ in 0..<steps {
                 let out = model.network.forward(current, batch: n, shape: shape, mode: mode, trace: trace, workspace: workspace)
-                var nchw = [Float](repeating: 0, count: n * shape.count)
-                nchw.withUnsafeMutableBufferPointer { ChannelMajor.toSampleMajor(out, $0.baseAddress!, batch: n, shape: shape) }
-                results.append(nchw)
+                results.append(sampleMajor(out, batch: n, shape: shape))
+                if keepsLatents {
+                    let index = model.latentActivation
+                    latents.append(sampleMajor(trace.activation(index), batch: n, shape: trace.shapes[index]))
+                }
                 current = UnsafePointer(out)
             }
-            return results
+            return (results, latents)
         }
+    }
+
+    private func sampleMajor(_ values: UnsafePointer<Float>, batch n: Int, shape: SampleShape) -> [Float] {
+        var nchw = [Float](repeating: 0, count: n * shape.count)
+        nchw.withUnsafeMutableBufferPointer { ChannelMajor.toSampleMajor(values, $0.baseAddress!, batch: n, shape: shape) }
+        return nchw
     }
 
     /// Applies f `steps` times to `count` samples stored NCHW in `values`, `batchSize` samples per

@@ -6,7 +6,7 @@ struct DatasetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dataset",
         abstract: "Build the reproducible training/validation/test sets (.npy NCHW float32 in [-1, 1]) of the bundled models.",
-        subcommands: [EmojiDatasetCommand.self, PhotoDatasetCommand.self, FashionDatasetCommand.self])
+        subcommands: [EmojiDatasetCommand.self, PhotoDatasetCommand.self, FashionDatasetCommand.self, OutOfDistributionDatasetCommand.self])
 }
 
 struct EmojiDatasetCommand: ParsableCommand {
@@ -136,4 +136,41 @@ private func printReport(_ report: BuildReport) {
         print("\(array.url.path): \(array.shape[0]) × \(array.shape.dropFirst().map(String.init).joined(separator: "×"))")
     }
     for file in report.files { print(file.path) }
+}
+
+struct OutOfDistributionDatasetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ood",
+        abstract: "Sets to measure out-of-distribution scores of a gray 28×28 model on: a Fashion-MNIST test reference and control, transformed garments, handwritten-style digits and letters, photo patches, noise.",
+        discussion: "Writes NAME.npy for \(OutOfDistributionSetBuilder.names.joined(separator: ", ")); --png also writes NAME/NNNNN.png folders. Fonts: scripts/install-deps fonts-dkg-handwriting fonts-breip fonts-bwht fonts-femkeklaver fonts-dancingscript fonts-comic-neue.")
+
+    @Option(name: .output, help: "Output folder.") var out: String
+    @Option(help: "Fashion-MNIST t10k images (the reference, control and transformed garments).") var test = FashionSplitBuilder.defaultTestFile
+    @Option(parsing: .upToNextOption, help: "Colour photographs for the photo patches.") var photos: [String] = ["samples/photos"]
+    @Option(help: "Images per set.") var count = 2_000
+    @Option(help: "Seed of every random choice.") var seed: UInt64 = 0
+    @Flag(help: "Also write each set as a folder of PNGs.") var png = false
+
+    func validate() throws {
+        try Check.exists("--test", test)
+        for path in photos { try Check.exists("--photos", path) }
+        for font in OutOfDistributionSetBuilder.handwritingFonts { try Check.exists("font", font.file) }
+        try Check.count("--count", count, in: 1...5_000)
+    }
+
+    func run() throws {
+        var builder = OutOfDistributionSetBuilder()
+        builder.count = count
+        builder.seed = seed
+        builder.writesImages = png
+        let files = try photos.flatMap { path -> [URL] in
+            var isFolder: ObjCBool = false
+            FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
+            guard isFolder.boolValue else { return [URL(fileURLWithPath: path)] }
+            return try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+                .filter { [".jpg", ".jpeg", ".png"].contains(where: $0.lowercased().hasSuffix) }
+                .map { URL(fileURLWithPath: path).appendingPathComponent($0) }
+        }
+        printReport(try builder.build(testFile: URL(fileURLWithPath: test), photos: files, into: URL(fileURLWithPath: out)))
+    }
 }

@@ -40,6 +40,33 @@ final class ObjectiveGradientTests: XCTestCase {
         try check(config)
     }
 
+    /// The autoencoder's shortcut (no noise-side term: only f(x) runs) against the full step, whose
+    /// noise-side terms a negligible weight keeps on: the same loss and gradient.
+    func testAutoencoderStepMatchesFullStep() throws {
+        func step(_ config: ObjectiveConfig) throws -> (Losses, [Float]) {
+            let model = try IGNModel(architecture: .tiny28, channels: 1)
+            model.initialize(seed: 5)
+            var rng = RandomSource(seed: 6)
+            let count = 4 * model.sampleShape.count
+            let x = rng.normals(count).map { Foundation.tanh($0) }, z = rng.normals(count)
+            let losses = Objective(model: model, config: config, threads: 2).lossAndGradient(x: x, z: z, batch: 4)
+            let store = model.network.store
+            return (losses, Array(UnsafeBufferPointer(start: store.gradients, count: store.count)))
+        }
+        let plain = ObjectiveConfig(lambdaRec: 20, lambdaIdem: 0, lambdaTight: 0)
+        XCTAssertFalse(plain.usesNoise)
+        var full = plain
+        full.lambdaTight = 1e-30
+        XCTAssertTrue(full.usesNoise)
+        let (shortLosses, shortGradient) = try step(plain), (fullLosses, fullGradient) = try step(full)
+        XCTAssertEqual(shortLosses.rec, fullLosses.rec, accuracy: 1e-6 * fullLosses.rec)
+        XCTAssertEqual(shortLosses.total, fullLosses.total, accuracy: 1e-5 * fullLosses.total)
+        let norm = fullGradient.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let gap = zip(shortGradient, fullGradient).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+        XCTAssertGreaterThan(norm, 0)
+        XCTAssertLessThan(gap, 1e-5 * norm)
+    }
+
     /// Configs written before NAIGN existed read back as IGN; the new fields round-trip.
     func testObjectiveConfigDecodesOldRecords() throws {
         let old = #"{"lambdaRec":20,"lambdaIdem":20,"lambdaTight":2.5,"tightA":1.5,"distance":"l1"}"#

@@ -177,6 +177,9 @@ int ign_vips_canny(IgnVipsImage *in, IgnVipsImage **out, double sigma);
 int ign_vips_gaussblur(IgnVipsImage *in, IgnVipsImage **out, double sigma, double min_ampl);
 /** vips_median: size x size median filter (vips_rank at the middle index). */
 int ign_vips_median(IgnVipsImage *in, IgnVipsImage **out, int size);
+/** vips_text: `text` drawn in `font` (a Pango description, "Family Size"), loaded from
+ *  `fontfile` when not NULL: one uchar band, ink 255 on 0, cropped to the ink's extent. */
+int ign_vips_text(IgnVipsImage **out, const char *text, const char *font, const char *fontfile);
 /** vips_black: a width x height image of zeros with `bands` uchar bands. */
 int ign_vips_black(IgnVipsImage **out, int width, int height, int bands);
 
