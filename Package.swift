@@ -3,7 +3,7 @@ import PackageDescription
 
 // Dependencies flow one way (Basics depends on nothing; any Swift target may use it):
 //   ign (CLI) → Evaluation, Report → Pipeline, Datasets → IGN, Imaging (Pipeline also names Engine's SampleShape)
-//   IGN (model, objective, trainer, data) → Engine → Basics, CBLAS, CZlib
+//   IGN (model, objective, trainer, data) → Engine → Basics, CBLAS, CGemm, CZlib
 //   Imaging → Basics, CVips → CVipsSystem
 // ign also uses IGN, Engine and Imaging directly; Evaluation and Datasets use Engine.
 let package = Package(
@@ -25,13 +25,15 @@ let package = Package(
         // libvips' headers and library (pkg-config "vips"); used only by CVips.
         .systemLibrary(name: "CVipsSystem", path: "Sources/CVipsSystem", pkgConfig: "vips",
                        providers: [.apt(["libvips-dev"])]),
+        // A matrix product with one fixed summation order per element (an AVX2 kernel).
+        .target(name: "CGemm"),
         // Plain-C, non-variadic wrappers over the libvips calls Swift needs.
         .target(name: "CVips", dependencies: ["CVipsSystem"]),
 
         // One copy each of what several targets need: the seeded RNG, FNV-1a, atomic file writes, pixel noise.
         .target(name: "Basics"),
         // Tensors, layers with explicit forward/backward, losses, Adam, tensor files (safetensors, npy, IDX, gzip).
-        .target(name: "Engine", dependencies: ["Basics", "CBLAS", "CZlib"]),
+        .target(name: "Engine", dependencies: ["Basics", "CBLAS", "CGemm", "CZlib"]),
         // Architectures, model files, the IGN objective, noise, datasets, trainer, checkpoints, bundled models and classifier.
         .target(name: "IGN", dependencies: ["Basics", "Engine"], resources: [.copy("Models"), .copy("Classifiers")]),
         // Decode/encode, colour and channels, corruptions, resize/tiling, metrics, contact sheets.

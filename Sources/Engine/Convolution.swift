@@ -78,11 +78,13 @@ public func im2col(_ image: UnsafePointer<Float>, _ s: SampleRange, _ col: Unsaf
 }
 
 /// The adjoint of `im2col`: adds every column entry back onto the image position it came from,
-/// for the samples `s`. The image is accumulated into (zero it first for a plain fold).
+/// for the samples `s` and the image channels `channels` (all when nil). The image is
+/// accumulated into (zero it first for a plain fold).
 public func col2im(_ col: UnsafePointer<Float>, ldCol: Int, _ image: UnsafeMutablePointer<Float>, _ s: SampleRange,
-                   _ g: ConvGeometry) {
+                   _ g: ConvGeometry, channels: Range<Int>? = nil) {
     let k = g.kernel, stride = g.stride, p = g.padding
-    for r in 0..<g.columnRows {
+    let channels = channels ?? 0..<g.channels
+    for r in (channels.lowerBound * k * k)..<(channels.upperBound * k * k) {
         let c = r / (k * k), ki = (r / k) % k, kj = r % k
         let (lo, hi) = validRange(offset: kj - p, stride: stride, extent: g.imageW, count: g.gridW)
         for b in s.range {
@@ -104,13 +106,20 @@ func channelRun(_ base: UnsafeMutablePointer<Float>, channel c: Int, _ s: Sample
     UnsafeMutableBufferPointer(start: base + (c * s.batch + s.first) * plane, count: s.count * plane)
 }
 
-/// Adds `bias[c]` to channel `c` of the samples `s`.
-func addBias(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, channels: Int, _ s: SampleRange, plane: Int) {
-    for c in 0..<channels {
+/// Adds `bias[c]` to channel `c` of the samples `s`, for the channels given.
+func addBias(_ y: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, channels: Range<Int>, _ s: SampleRange, plane: Int) {
+    for c in channels {
         let b = bias[c], run = channelRun(y, channel: c, s, plane: plane)
         for i in run.indices { run[i] += b }
     }
 }
+
+/// How a forward shares one product among threads: `split(count) { range in … }` runs the body
+/// over pieces of `0..<count` (output channels), in parallel or not; ``serial`` runs it once.
+public typealias ChannelSplit = (Int, @escaping (Range<Int>) -> Void) -> Void
+
+/// Runs the whole range on the calling thread.
+public let serial: ChannelSplit = { count, body in body(0..<count) }
 
 /// `biasGrad[c] += Σ dy[c][samples s]` for the channels given.
 func accumulateBiasGrad(_ dy: UnsafePointer<Float>, _ biasGrad: UnsafeMutablePointer<Float>, channels: Range<Int>,
@@ -126,35 +135,20 @@ func accumulateBiasGrad(_ dy: UnsafePointer<Float>, _ biasGrad: UnsafeMutablePoi
 // MARK: - Conv2d (weight [Cout, Cin, k, k], PyTorch's layout)
 
 /// `y = W ⋆ x + b` for the samples `s`. `col` (rows `ldCol` apart) receives im2col(x) at the
-/// sample range's columns. With `perSample`, each sample instead goes alone through buffers of
-/// one fixed layout at the start of `col` (im2col, then the GEMM's result, copied out), which
-/// needs (K + Cout)·P floats there.
-///
-/// OpenBLAS computes a column differently depending on where it falls in the matrix, on the
-/// leading dimensions and strides (a one-column GEMM runs as GEMV, whose kernel depends on its
-/// increments), and which kernel runs depends on the machine. One call on the same layout for
-/// every sample gives each sample the same result in any batch, at any offset, on any thread.
+/// sample range's columns. The product is ``orderedGemm(transA:m:n:k:_:lda:_:ldb:_:ldc:accumulate:)``,
+/// so a sample's result is the same in any batch, at any offset, on any thread, and however
+/// `split` shares the output channels out.
 public func conv2dForward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, col: UnsafeMutablePointer<Float>, ldCol: Int,
                           weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-                          outChannels: Int, geometry g: ConvGeometry, samples s: SampleRange, perSample: Bool) {
+                          outChannels: Int, geometry g: ConvGeometry, samples s: SampleRange, split: ChannelSplit = serial) {
     guard s.count > 0 else { return }
-    let ld = s.batch * g.gridSize, offset = s.first * g.gridSize
-    if perSample {
-        let result = col + g.columnRows * g.gridSize
-        for b in s.range {
-            im2col(x, SampleRange(batch: s.batch, b..<(b + 1)), col, ldCol: g.gridSize, g)
-            sgemm(m: outChannels, n: g.gridSize, k: g.columnRows, weight, lda: g.columnRows, col, ldb: g.gridSize,
-                  result, ldc: g.gridSize)
-            for c in 0..<outChannels {
-                (y + (c * s.batch + b) * g.gridSize).update(from: result + c * g.gridSize, count: g.gridSize)
-            }
-        }
-    } else {
-        im2col(x, s, col, ldCol: ldCol, g)
-        sgemm(m: outChannels, n: s.count * g.gridSize, k: g.columnRows, weight, lda: g.columnRows, col, ldb: ldCol,
-              y + offset, ldc: ld)
+    im2col(x, s, col, ldCol: ldCol, g)
+    let ld = s.batch * g.gridSize, out = y + s.first * g.gridSize
+    split(outChannels) { channels in
+        orderedGemm(m: channels.count, n: s.count * g.gridSize, k: g.columnRows, weight + channels.lowerBound * g.columnRows,
+                    lda: g.columnRows, col, ldb: ldCol, out + channels.lowerBound * ld, ldc: ld)
+        addBias(y, bias, channels: channels, s, plane: g.gridSize)
     }
-    addBias(y, bias, channels: outChannels, s, plane: g.gridSize)
 }
 
 /// Weight and bias gradients of `conv2dForward` for the output channels `rows`, over the whole batch:
@@ -185,32 +179,24 @@ public func conv2dInputGradient(dy: UnsafePointer<Float>, weight: UnsafePointer<
 // MARK: - ConvTranspose2d (weight [Cin, Cout, k, k], PyTorch's layout)
 
 /// `y = Wᵀ ⋆ x + b` for the samples `s`: the adjoint of a Conv2d with the same geometry
-/// (image side = output), plus bias. `colScratch` holds (Cout·k·k)×(|s|·P) floats. With
-/// `perSample`, each sample goes alone through buffers of one fixed layout (its input copied
-/// to contiguous rows after the columns: (Cout·k·k + Cin)·P floats), as in ``conv2dForward``.
+/// (image side = output), plus bias. `colScratch` holds (Cout·k·k)×(|s|·P) floats. The product
+/// is ordered and `split` shares the output channels out, as in
+/// ``conv2dForward(x:y:col:ldCol:weight:bias:outChannels:geometry:samples:split:)``.
 public func convTranspose2dForward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                                    colScratch: UnsafeMutablePointer<Float>,
                                    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-                                   inChannels: Int, geometry g: ConvGeometry, samples s: SampleRange, perSample: Bool) {
+                                   inChannels: Int, geometry g: ConvGeometry, samples s: SampleRange,
+                                   split: ChannelSplit = serial) {
     guard s.count > 0 else { return }
-    let ld = s.batch * g.gridSize, offset = s.first * g.gridSize, cols = s.count * g.gridSize
-    for c in 0..<g.channels { channelRun(y, channel: c, s, plane: g.imageSize).update(repeating: 0) }
-    if perSample {
-        let staged = colScratch + g.columnRows * g.gridSize
-        for b in s.range {
-            for c in 0..<inChannels {
-                (staged + c * g.gridSize).update(from: x + (c * s.batch + b) * g.gridSize, count: g.gridSize)
-            }
-            sgemm(transA: true, m: g.columnRows, n: g.gridSize, k: inChannels, weight, lda: g.columnRows, staged, ldb: g.gridSize,
-                  colScratch, ldc: g.gridSize)
-            col2im(colScratch, ldCol: g.gridSize, y, SampleRange(batch: s.batch, b..<(b + 1)), g)
-        }
-    } else {
-        sgemm(transA: true, m: g.columnRows, n: cols, k: inChannels, weight, lda: g.columnRows, x + offset, ldb: ld,
-              colScratch, ldc: cols)
-        col2im(colScratch, ldCol: cols, y, s, g)
+    let cols = s.count * g.gridSize, taps = g.kernel * g.kernel
+    split(g.channels) { channels in
+        for c in channels { channelRun(y, channel: c, s, plane: g.imageSize).update(repeating: 0) }
+        let rows = (channels.lowerBound * taps)..<(channels.upperBound * taps)
+        orderedGemm(transA: true, m: rows.count, n: cols, k: inChannels, weight + rows.lowerBound, lda: g.columnRows,
+                    x + s.first * g.gridSize, ldb: s.batch * g.gridSize, colScratch + rows.lowerBound * cols, ldc: cols)
+        col2im(colScratch, ldCol: cols, y, s, g, channels: channels)
+        addBias(y, bias, channels: channels, s, plane: g.imageSize)
     }
-    addBias(y, bias, channels: g.channels, s, plane: g.imageSize)
 }
 
 /// Weight gradient of `convTranspose2dForward` for the input channels `rows` and bias gradient for the

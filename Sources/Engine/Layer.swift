@@ -133,6 +133,18 @@ public struct LayerCall {
         return workspace.sumOverWorkers(partial, worker: worker, workers: workers)
     }
 
+    /// Shares a forward's output channels among the pool's threads when this worker is the
+    /// pass's only one (a batch of one sample); otherwise the workers already share the batch
+    /// and this runs everything on the caller's thread.
+    public var channelSplit: ChannelSplit {
+        let pool = workspace.pool, threads = workers == 1 ? pool.size : 1
+        guard threads > 1 else { return serial }
+        return { count, body in
+            let parts = min(threads, count)
+            pool.run(workers: parts) { t in body((count * t / parts)..<(count * (t + 1) / parts)) }
+        }
+    }
+
     /// This worker's share of `count` rows (weight gradients split by rows over the whole batch).
     public func share(_ count: Int) -> Range<Int> { (count * worker / workers)..<(count * (worker + 1) / workers) }
 }

@@ -238,10 +238,10 @@ public final class Workspace {
     }
 
     /// Runs `body(worker, samples)` over the batch split into `workers` contiguous sample ranges;
-    /// a single worker gets OpenBLAS's threads instead, where `blasThreads` allows.
-    func run(batch n: Int, workers: Int, blasThreads: Bool = true, _ body: @escaping (Int, SampleRange) -> Void) {
+    /// a single worker gets OpenBLAS's threads instead.
+    func run(batch n: Int, workers: Int, _ body: @escaping (Int, SampleRange) -> Void) {
         if workers == 1 {
-            Parallel.withBLASThreads(blasThreads ? pool.size : 1) { body(0, SampleRange(batch: n)) }
+            Parallel.withBLASThreads(pool.size) { body(0, SampleRange(batch: n)) }
         } else {
             Parallel.withBLASThreads(1) {
                 pool.run(workers: workers) { w in body(w, SampleRange(batch: n, (n * w / workers)..<(n * (w + 1) / workers))) }
@@ -264,9 +264,7 @@ extension Network {
         let workers = workspace.workers(for: n)
         workspace.prepare(self, shapes: shapes, batch: n, workers: workers, backward: false)
         let activations = trace.activations.map(\.pointer)
-        // Eval mode keeps OpenBLAS single-threaded: its threads split a GEMM at points that
-        // depend on the batch, and so would a sample's result.
-        workspace.run(batch: n, workers: workers, blasThreads: mode != .eval) { w, s in
+        workspace.run(batch: n, workers: workers) { w, s in
             for (i, node) in self.nodes.enumerated() {
                 node.layer.forward(LayerCall(inputs: node.inputs.map { activations[$0] }, inputShapes: node.inputs.map { shapes[$0] },
                                              output: activations[i + 1], outputShape: shapes[i + 1], samples: s, mode: mode,

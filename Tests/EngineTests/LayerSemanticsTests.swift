@@ -17,17 +17,22 @@ final class LayerSemanticsTests: XCTestCase {
             var col = [Float](repeating: 0, count: g.columnRows * n * g.gridSize)
             let all = SampleRange(batch: n)
             conv2dForward(x: x, y: &convX, col: &col, ldCol: n * g.gridSize, weight: w, bias: zeroBias, outChannels: cout,
-                          geometry: g, samples: all, perSample: false)
+                          geometry: g, samples: all)
             // A ConvTranspose2d weight is [Cin_T, Cout_T, k, k] = [cout, cin, k, k]: the conv weight as stored.
             convTranspose2dForward(x: y, y: &convTY, colScratch: &col, weight: w, bias: zeroBias, inChannels: cout,
-                                   geometry: g, samples: all, perSample: false)
-            // One GEMM per sample computes the same products.
-            var convXPerSample = convX, convTYPerSample = convTY
-            conv2dForward(x: x, y: &convXPerSample, col: &col, ldCol: n * g.gridSize, weight: w, bias: zeroBias,
-                          outChannels: cout, geometry: g, samples: all, perSample: true)
-            convTranspose2dForward(x: y, y: &convTYPerSample, colScratch: &col, weight: w, bias: zeroBias, inChannels: cout,
-                                   geometry: g, samples: all, perSample: true)
-            for (a, b) in zip(convXPerSample + convTYPerSample, convX + convTY) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b))) }
+                                   geometry: g, samples: all)
+            // Each sample alone gives the same bits as inside the batch.
+            var convXPerSample = [Float](repeating: .nan, count: convX.count)
+            var convTYPerSample = [Float](repeating: .nan, count: convTY.count)
+            for b in 0..<n {
+                let one = SampleRange(batch: n, b..<(b + 1))
+                conv2dForward(x: x, y: &convXPerSample, col: &col, ldCol: g.gridSize, weight: w, bias: zeroBias,
+                              outChannels: cout, geometry: g, samples: one)
+                convTranspose2dForward(x: y, y: &convTYPerSample, colScratch: &col, weight: w, bias: zeroBias, inChannels: cout,
+                                       geometry: g, samples: one)
+            }
+            XCTAssertEqual(convXPerSample, convX)
+            XCTAssertEqual(convTYPerSample, convTY)
             let lhs = zip(convX, y).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             let rhs = zip(x, convTY).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             XCTAssertEqual(lhs, rhs, accuracy: 1e-4 * max(1, abs(lhs)), "k\(k) s\(s) p\(p) size \(size)")

@@ -9,8 +9,8 @@ public struct ConvSpec: Equatable, Sendable {
 
 /// `nn.Conv2d`: cross-correlation with zero padding; weight `[Cout, Cin, k, k]`, bias `[Cout]`.
 ///
-/// Forward: im2col of the worker's samples in cache-sized chunks, one GEMM per chunk (per sample
-/// in eval mode, in one fixed layout: see ``conv2dForward(x:y:col:ldCol:weight:bias:outChannels:geometry:samples:perSample:)``). Backward rebuilds im2col of the
+/// Forward: im2col of the worker's samples in cache-sized chunks, one ordered GEMM per chunk (see
+/// ``conv2dForward(x:y:col:ldCol:weight:bias:outChannels:geometry:samples:)``). Backward rebuilds im2col of the
 /// whole batch in shared scratch for the weight gradient rather than keeping it from the forward.
 public final class Conv2d: Layer {
     public let spec: ConvSpec
@@ -48,11 +48,10 @@ public final class Conv2d: Layer {
         return g.gridSize * spec.outChannels * g.columnRows
     }
 
-    /// Columns of a chunk, and room for one sample's result (eval mode's fixed layout).
+    /// Columns of a chunk.
     public func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int) -> Int {
         let g = geometry(inputs[0], output)
         return g.columnRows * g.gridSize * columnChunk(samples: samples, columnsPerSample: g.columnRows * g.gridSize)
-            + spec.outChannels * g.gridSize
     }
 
     public func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int) -> Int {
@@ -65,7 +64,7 @@ public final class Conv2d: Layer {
         for chunk in columnChunks(call.samples, columnsPerSample: g.columnRows * g.gridSize) {
             conv2dForward(x: call.input, y: call.output, col: call.scratch, ldCol: chunk.count * g.gridSize,
                           weight: call.parameter(weight), bias: call.parameter(bias), outChannels: spec.outChannels,
-                          geometry: g, samples: chunk, perSample: call.mode == .eval)
+                          geometry: g, samples: chunk, split: call.channelSplit)
         }
     }
 
@@ -124,11 +123,10 @@ public final class ConvTranspose2d: Layer {
         return g.gridSize * spec.inChannels * g.columnRows
     }
 
-    /// Columns of a chunk, and room for one sample's input (eval mode's fixed layout).
+    /// Columns of a chunk.
     public func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int) -> Int {
         let g = geometry(inputs[0], output)
         return g.columnRows * g.gridSize * columnChunk(samples: samples, columnsPerSample: g.columnRows * g.gridSize)
-            + spec.inChannels * g.gridSize
     }
 
     public func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int) -> Int {
@@ -141,7 +139,7 @@ public final class ConvTranspose2d: Layer {
         for chunk in columnChunks(call.samples, columnsPerSample: g.columnRows * g.gridSize) {
             convTranspose2dForward(x: call.input, y: call.output, colScratch: call.scratch, weight: call.parameter(weight),
                                    bias: call.parameter(bias), inChannels: spec.inChannels, geometry: g, samples: chunk,
-                                   perSample: call.mode == .eval)
+                                   split: call.channelSplit)
         }
     }
 

@@ -1,0 +1,24 @@
+#ifndef IGN_GEMM_H
+#define IGN_GEMM_H
+
+/// Row-major single-precision matrix product with a fixed summation order:
+/// `C = op(A)·B`, or `C += op(A)·B` when `accumulate` is nonzero, where op(A) is m×k
+/// (A itself is k×m, rows `lda` apart, when `trans_a` is nonzero), B is k×n and C is m×n.
+///
+/// Every element of C is the chain of fused multiply-adds `c = fma(a[i][p], b[p][j], c)` for
+/// p = 0, 1, …, k−1, starting from 0 (or from C). A fused multiply-add rounds once, so the
+/// result is the same bit for bit whatever the element's position in the matrix, the matrix's
+/// size, the leading dimensions or the kernel that ran: a column of B gives the same
+/// column of C alone or inside any larger matrix.
+void ign_gemm(int trans_a, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+              float *c, int ldc, int accumulate);
+
+/// The same product computed one element at a time with `fmaf`: the definition, the tests'
+/// reference, and what `ign_gemm` runs on a CPU without AVX2 and FMA.
+void ign_gemm_reference(int trans_a, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                        float *c, int ldc, int accumulate);
+
+/// The kernel `ign_gemm` runs on this machine: "avx2" or "scalar".
+const char *ign_gemm_kernel(void);
+
+#endif
