@@ -777,9 +777,11 @@ def cpu_model() -> str:
 
 def cmd_bench(args):
     torch.set_num_threads(2)
-    configs = [("dcgan28", 1), ("dcgan32", 3), ("dcgan64", 3)]
+    configs = [(a.split(":")[0], int(a.split(":")[1])) for a in args.arch] if args.arch \
+        else [("dcgan28", 1), ("dcgan32", 3), ("dcgan64", 3)]
     batches = [1, 64, 256]
     lines = []
+    figures = {}
 
     def emit(s=""):
         print(s, flush=True)
@@ -815,6 +817,8 @@ def cmd_bench(args):
         foreign = max(foreign, load)
         emit(f"| {arch} | {C} | {nparams:,} | {rates[0]:.1f} | {rates[1]:.1f} | "
              f"{rates[2]:.1f} | {t_step * 1000:.0f} | {foreign:.2f} |")
+        figures[f"{arch}:{C}"] = {"forward": {str(b): r for b, r in zip(batches, rates)},
+                                  "train_step_ms": t_step * 1000, "other_load": foreign}
     emit()
     emit("fwd: eval mode, torch.no_grad(), median over >=5 timed runs after 2 warm-up runs; "
          "train step: median over >=3 runs after 1 warm-up, batch 64, L1, includes "
@@ -824,6 +828,9 @@ def cmd_bench(args):
     if args.out:
         with open(args.out, "w") as fh:
             fh.write("\n".join(lines) + "\n")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"torch": torch.__version__, "figures": figures}, fh, indent=1)
 
 
 # ---------------------------------------------------------------------------
@@ -895,6 +902,8 @@ def main(argv=None):
 
     s = sub.add_parser("bench", help="PyTorch CPU speed table")
     s.add_argument("--out", help="also write the table to this file")
+    s.add_argument("--json", help="also write the figures to this JSON file")
+    s.add_argument("--arch", action="append", help="ARCH:CHANNELS (repeatable; default dcgan28:1, dcgan32:3, dcgan64:3)")
     s.set_defaults(fn=cmd_bench)
 
     s = sub.add_parser("check", help="compare f^k(INPUT) from an ign safetensors with OUTPUT")

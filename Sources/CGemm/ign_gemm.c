@@ -95,42 +95,89 @@ static void tile_avx2(int kc, const float *a, long rs, long cs, const float *pan
     }
 }
 
-// MARK: AVX2 + FMA, few columns: 16 rows × 4 columns, 8 accumulators, op(A) read transposed.
+// MARK: AVX2 + FMA, few columns: 8 accumulators over op(A) read transposed, either 64 rows ×
+// 1 column or 16 rows × up to 4 columns (8 independent chains hide the FMA latency).
 
-enum { CR = 16, CC = 4, NARROW = 8 };
+enum { NARROW = 8, MAX_VECTORS = 8 };
 
-/// Columns `cols` (at most CC) of C for `rows` (at most CR) rows from `kc` steps, where
-/// op(A)[i][p] is `at[p·ats + i]` for i < CR (rows past `rows` are read and never stored).
-__attribute__((target("avx2,fma")))
-static void columns_avx2(int kc, const float *at, long ats, const float *b, int ldb, float *c, int ldc,
-                         int rows, int cols, int accumulate) {
-    const float *bp[CC];
-    for (int j = 0; j < CC; j++) bp[j] = b + (j < cols ? j : 0);
-    float start[CC][CR];
-    for (int j = 0; j < CC; j++)
-        for (int i = 0; i < CR; i++) start[j][i] = accumulate && i < rows && j < cols ? c[(long)i * ldc + j] : 0;
-    __m256 acc0[CC], acc1[CC];
-#pragma clang loop unroll(full)
-    for (int j = 0; j < CC; j++) {
-        acc0[j] = _mm256_loadu_ps(start[j]);
-        acc1[j] = _mm256_loadu_ps(start[j] + 8);
-    }
+/// Columns `cols` (at most `width`) of C for `rows` (at most 8·`vectors`) rows from `kc` steps,
+/// where op(A)[i][p] is `at[p·ats + i]` for i < 8·vectors (rows past `rows` are read and never
+/// stored). `vectors` × `width` is 8.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void columns_avx2(int vectors, int width, int kc, const float *at, long ats, const float *b, int ldb,
+                                float *c, int ldc, int rows, int cols, int accumulate) {
+    const float *bp[4];
+    for (int j = 0; j < width; j++) bp[j] = b + (j < cols ? j : 0);
+    float start[4][8 * MAX_VECTORS];
+    for (int j = 0; j < width; j++)
+        for (int i = 0; i < 8 * vectors; i++) start[j][i] = accumulate && i < rows && j < cols ? c[(long)i * ldc + j] : 0;
+    __m256 acc[4][MAX_VECTORS];
+    for (int j = 0; j < width; j++)
+        for (int v = 0; v < vectors; v++) acc[j][v] = _mm256_loadu_ps(start[j] + 8 * v);
     for (int p = 0; p < kc; p++) {
-        __m256 a0 = _mm256_loadu_ps(at + p * ats), a1 = _mm256_loadu_ps(at + p * ats + 8);
-#pragma clang loop unroll(full)
-        for (int j = 0; j < CC; j++) {
+        __m256 av[MAX_VECTORS];
+        for (int v = 0; v < vectors; v++) av[v] = _mm256_loadu_ps(at + p * ats + 8 * v);
+        for (int j = 0; j < width; j++) {
             __m256 bj = _mm256_broadcast_ss(bp[j] + (long)p * ldb);
-            acc0[j] = _mm256_fmadd_ps(a0, bj, acc0[j]);
-            acc1[j] = _mm256_fmadd_ps(a1, bj, acc1[j]);
+            for (int v = 0; v < vectors; v++) acc[j][v] = _mm256_fmadd_ps(av[v], bj, acc[j][v]);
         }
     }
-#pragma clang loop unroll(full)
-    for (int j = 0; j < CC; j++) {
-        _mm256_storeu_ps(start[j], acc0[j]);
-        _mm256_storeu_ps(start[j] + 8, acc1[j]);
-    }
+    for (int j = 0; j < width; j++)
+        for (int v = 0; v < vectors; v++) _mm256_storeu_ps(start[j] + 8 * v, acc[j][v]);
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++) c[(long)i * ldc + j] = start[j][i];
+}
+
+__attribute__((target("avx2,fma")))
+static void column_avx2(int kc, const float *at, long ats, const float *b, int ldb, float *c, int ldc, int rows,
+                        int accumulate) {
+    columns_avx2(8, 1, kc, at, ats, b, ldb, c, ldc, rows, 1, accumulate);
+}
+
+__attribute__((target("avx2,fma")))
+static void four_columns_avx2(int kc, const float *at, long ats, const float *b, int ldb, float *c, int ldc, int rows,
+                              int cols, int accumulate) {
+    columns_avx2(2, 4, kc, at, ats, b, ldb, c, ldc, rows, cols, accumulate);
+}
+
+/// Rows i0 ..< i0 + block (those past `rows` repeat row i0) of a row-major A, columns p0 ..<
+/// p0 + steps, transposed into `packed[p][block]`: 8×8 tiles through registers.
+__attribute__((target("avx2,fma")))
+static void pack_transposed_avx2(const float *a, int lda, int i0, int rows, int p0, int steps, int block, float *packed) {
+    for (int g = 0; g < block; g += 8) {
+        const float *r[8];
+        for (int q = 0; q < 8; q++) r[q] = a + (long)(i0 + (g + q < rows ? g + q : 0)) * lda + p0;
+        int p = 0;
+        for (; p + 8 <= steps; p += 8) {
+            __m256 t0 = _mm256_unpacklo_ps(_mm256_loadu_ps(r[0] + p), _mm256_loadu_ps(r[1] + p));
+            __m256 t1 = _mm256_unpackhi_ps(_mm256_loadu_ps(r[0] + p), _mm256_loadu_ps(r[1] + p));
+            __m256 t2 = _mm256_unpacklo_ps(_mm256_loadu_ps(r[2] + p), _mm256_loadu_ps(r[3] + p));
+            __m256 t3 = _mm256_unpackhi_ps(_mm256_loadu_ps(r[2] + p), _mm256_loadu_ps(r[3] + p));
+            __m256 t4 = _mm256_unpacklo_ps(_mm256_loadu_ps(r[4] + p), _mm256_loadu_ps(r[5] + p));
+            __m256 t5 = _mm256_unpackhi_ps(_mm256_loadu_ps(r[4] + p), _mm256_loadu_ps(r[5] + p));
+            __m256 t6 = _mm256_unpacklo_ps(_mm256_loadu_ps(r[6] + p), _mm256_loadu_ps(r[7] + p));
+            __m256 t7 = _mm256_unpackhi_ps(_mm256_loadu_ps(r[6] + p), _mm256_loadu_ps(r[7] + p));
+            __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+            __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+            __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+            __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+            __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+            __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+            __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+            __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+            float *dst = packed + (long)p * block + g;
+            _mm256_storeu_ps(dst + 0 * block, _mm256_permute2f128_ps(s0, s4, 0x20));
+            _mm256_storeu_ps(dst + 1 * block, _mm256_permute2f128_ps(s1, s5, 0x20));
+            _mm256_storeu_ps(dst + 2 * block, _mm256_permute2f128_ps(s2, s6, 0x20));
+            _mm256_storeu_ps(dst + 3 * block, _mm256_permute2f128_ps(s3, s7, 0x20));
+            _mm256_storeu_ps(dst + 4 * block, _mm256_permute2f128_ps(s0, s4, 0x31));
+            _mm256_storeu_ps(dst + 5 * block, _mm256_permute2f128_ps(s1, s5, 0x31));
+            _mm256_storeu_ps(dst + 6 * block, _mm256_permute2f128_ps(s2, s6, 0x31));
+            _mm256_storeu_ps(dst + 7 * block, _mm256_permute2f128_ps(s3, s7, 0x31));
+        }
+        for (; p < steps; p++)
+            for (int q = 0; q < 8; q++) packed[(long)p * block + g + q] = r[q][p];
+    }
 }
 
 // MARK: Driver
@@ -178,39 +225,40 @@ static void gemm_tiles(long rs, long cs, int m, int n, int k, const float *a, co
     }
 }
 
-/// The few-column kernel over all of C (n < NARROW columns): op(A) in CR-row blocks, read in
+/// The few-column kernel over all of C (n < NARROW columns): op(A) in blocks of rows, read in
 /// place when A is stored transposed and the block is whole, otherwise packed transposed.
 static void gemm_columns(int trans_a, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                          float *c, int ldc, int accumulate) {
+    int block = n == 1 ? 64 : 16;
     int depth = k < KC ? k : KC;
-    float *packed = panel_buffer((size_t)depth * CR);
+    float *packed = panel_buffer((size_t)depth * block);
     if (!packed) abort();
-    for (int i0 = 0; i0 < m; i0 += CR) {
-        int rows = m - i0 < CR ? m - i0 : CR;
+    for (int i0 = 0; i0 < m; i0 += block) {
+        int rows = m - i0 < block ? m - i0 : block;
         for (int p0 = 0; p0 < k; p0 += KC) {
             int steps = k - p0 < KC ? k - p0 : KC;
             const float *at;
             long ats;
-            if (trans_a && rows == CR) {
+            if (trans_a && rows == block) {
                 at = a + (long)p0 * lda + i0;
                 ats = lda;
             } else {
-                for (int i = 0; i < CR; i++) {
-                    int row = i0 + (i < rows ? i : 0);
-                    if (trans_a) {
-                        for (int p = 0; p < steps; p++) packed[p * CR + i] = a[(long)(p0 + p) * lda + row];
-                    } else {
-                        const float *src = a + (long)row * lda + p0;
-                        for (int p = 0; p < steps; p++) packed[p * CR + i] = src[p];
-                    }
+                if (trans_a) {
+                    for (int p = 0; p < steps; p++)
+                        for (int i = 0; i < block; i++)
+                            packed[p * block + i] = a[(long)(p0 + p) * lda + i0 + (i < rows ? i : 0)];
+                } else {
+                    pack_transposed_avx2(a, lda, i0, rows, p0, steps, block, packed);
                 }
                 at = packed;
-                ats = CR;
+                ats = block;
             }
-            for (int j0 = 0; j0 < n; j0 += CC) {
-                int cols = n - j0 < CC ? n - j0 : CC;
-                columns_avx2(steps, at, ats, b + (long)p0 * ldb + j0, ldb, c + (long)i0 * ldc + j0, ldc, rows, cols,
-                             accumulate || p0 > 0);
+            for (int j0 = 0; j0 < n; j0 += 4) {
+                int cols = n - j0 < 4 ? n - j0 : 4;
+                const float *bj = b + (long)p0 * ldb + j0;
+                float *cj = c + (long)i0 * ldc + j0;
+                if (n == 1) column_avx2(steps, at, ats, bj, ldb, cj, ldc, rows, accumulate || p0 > 0);
+                else four_columns_avx2(steps, at, ats, bj, ldb, cj, ldc, rows, cols, accumulate || p0 > 0);
             }
         }
     }

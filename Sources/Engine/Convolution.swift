@@ -151,16 +151,17 @@ public func conv2dForward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float
     }
 }
 
-/// Weight and bias gradients of `conv2dForward` for the output channels `rows`, over the whole batch:
-/// `dW[rows] += dy[rows] · colᵀ`, `db[rows] += Σ dy[rows]`. `col`/`ldCol` is the forward's im2col(x).
+/// Weight and bias gradients of `conv2dForward` for the output channels `rows`, over the samples
+/// `s` of the batch: `dW[rows] += dy[rows][s] · colᵀ`, `db[rows] += Σ dy[rows][s]`, where `col`
+/// (rows `ldCol` apart) is im2col(x) of those samples.
 public func conv2dWeightGradient(dy: UnsafePointer<Float>, col: UnsafePointer<Float>, ldCol: Int,
                                  weightGrad: UnsafeMutablePointer<Float>, biasGrad: UnsafeMutablePointer<Float>,
-                                 rows: Range<Int>, geometry g: ConvGeometry, batch n: Int) {
-    guard !rows.isEmpty else { return }
-    let ld = n * g.gridSize
-    sgemm(transB: true, m: rows.count, n: g.columnRows, k: ld, dy + rows.lowerBound * ld, lda: ld, col, ldb: ldCol,
-          beta: 1, weightGrad + rows.lowerBound * g.columnRows, ldc: g.columnRows)
-    accumulateBiasGrad(dy, biasGrad, channels: rows, SampleRange(batch: n), plane: g.gridSize)
+                                 rows: Range<Int>, geometry g: ConvGeometry, samples s: SampleRange) {
+    guard !rows.isEmpty, s.count > 0 else { return }
+    let ld = s.batch * g.gridSize
+    sgemm(transB: true, m: rows.count, n: g.columnRows, k: s.count * g.gridSize, dy + rows.lowerBound * ld + s.first * g.gridSize,
+          lda: ld, col, ldb: ldCol, beta: 1, weightGrad + rows.lowerBound * g.columnRows, ldc: g.columnRows)
+    accumulateBiasGrad(dy, biasGrad, channels: rows, s, plane: g.gridSize)
 }
 
 /// Input gradient of `conv2dForward` for the samples `s`: `dx = col2im(Wᵀ·dy)`.

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// A layer as an architecture declares it. ``makeLayer()`` is the one place a kind of layer is
 /// turned into its type.
 public enum LayerSpec: Equatable, Sendable {
@@ -180,6 +182,9 @@ public final class Workspace {
     var reductionCapacity = 0
     /// Per worker: how many sums it has taken part in during the current pass.
     var reductionRounds: [Int]
+    /// When set, every pass on this workspace records each layer's time into it (the workers
+    /// then wait for each other after every layer, so that the times are the layer's alone).
+    public var profile: LayerProfile?
 
     /// A workspace running passes on `threads` threads (at least 1).
     public init(threads: Int) {
@@ -264,12 +269,19 @@ extension Network {
         let workers = workspace.workers(for: n)
         workspace.prepare(self, shapes: shapes, batch: n, workers: workers, backward: false)
         let activations = trace.activations.map(\.pointer)
+        let profile = workspace.profile
+        profile?.prepare(nodes: nodes.count)
         workspace.run(batch: n, workers: workers) { w, s in
             for (i, node) in self.nodes.enumerated() {
+                let start = profile?.now()
                 node.layer.forward(LayerCall(inputs: node.inputs.map { activations[$0] }, inputShapes: node.inputs.map { shapes[$0] },
                                              output: activations[i + 1], outputShape: shapes[i + 1], samples: s, mode: mode,
                                              saved: trace.saved[i], store: self.store, workspace: workspace, worker: w,
                                              workers: workers))
+                if let profile, let start {
+                    workspace.pool.barrier()
+                    if w == 0 { profile.forward[i] += profile.now() - start }
+                }
             }
         }
         return trace.output
@@ -292,8 +304,11 @@ extension Network {
         workspace.gradients[shapes.count - 1].pointer.update(from: outputGrad, count: n * shapes[shapes.count - 1].count)
         let activations = trace.activations.map(\.pointer), gradients = workspace.gradients.map(\.pointer)
         let spares = workspace.spares.map(\.pointer)
+        let profile = workspace.profile
+        profile?.prepare(nodes: nodes.count)
         workspace.run(batch: n, workers: workers) { w, s in
             for (i, node) in self.nodes.enumerated().reversed() {
+                let start = profile?.now()
                 let targets = node.inputs.enumerated().map { k, j -> UnsafeMutablePointer<Float>? in
                     guard j > 0 || inputGradient else { return nil }
                     return node.accumulates[k] ? spares[k] : gradients[j]
@@ -312,9 +327,36 @@ extension Network {
                 }
                 // The next node needs this one's input gradient for the whole batch (weight
                 // gradients sum over all samples), and may overwrite scratch this one read.
-                if i > 0 { workspace.pool.barrier() }
+                if i > 0 || profile != nil { workspace.pool.barrier() }
+                if let profile, let start, w == 0 { profile.backward[i] += profile.now() - start }
             }
         }
         return inputGradient ? UnsafePointer(gradients[0]) : nil
     }
+}
+
+/// Seconds each node of a network took, summed over the passes a workspace ran while it was
+/// that workspace's ``Workspace/profile``.
+public final class LayerProfile {
+    public internal(set) var forward: [Double] = []
+    public internal(set) var backward: [Double] = []
+
+    public init() {}
+
+    func prepare(nodes: Int) {
+        if forward.count != nodes {
+            forward = Array(repeating: 0, count: nodes)
+            backward = Array(repeating: 0, count: nodes)
+        }
+    }
+
+    /// The times divided by `calls`: per call.
+    public func averaged(over calls: Int) -> LayerProfile {
+        let result = LayerProfile()
+        result.forward = forward.map { $0 / Double(calls) }
+        result.backward = backward.map { $0 / Double(calls) }
+        return result
+    }
+
+    func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 }

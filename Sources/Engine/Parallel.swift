@@ -4,10 +4,10 @@ import Foundation
 /// OpenBLAS's own thread count. A pass splits its batch into one contiguous range of samples
 /// per engine thread (data parallelism, see ``Workspace``), and each thread calls a
 /// single-threaded OpenBLAS on its range, so the two never oversubscribe the cores.
-enum Parallel {
+public enum Parallel {
     /// Runs `body` with OpenBLAS allowed `threads` threads (1 inside the engine's own threads;
     /// more for work too small to split by sample), then sets it back to 1.
-    static func withBLASThreads<T>(_ threads: Int, _ body: () -> T) -> T {
+    public static func withBLASThreads<T>(_ threads: Int, _ body: () -> T) -> T {
         openblas_set_num_threads(Int32(max(1, threads)))
         defer { openblas_set_num_threads(1) }
         return body()
@@ -59,7 +59,10 @@ public final class WorkerPool: @unchecked Sendable {
         let n = min(max(workers, 1), size)
         state.participants = n
         pthread_barrier_init(&state.barrier, nil, UInt32(n))
-        defer { pthread_barrier_destroy(&state.barrier) }
+        defer {
+            pthread_barrier_destroy(&state.barrier)
+            state.participants = 1
+        }
         guard n > 1 else { body(0); return }
         state.body = body
         for w in 1..<n { state.start[w].signal() }
@@ -68,7 +71,8 @@ public final class WorkerPool: @unchecked Sendable {
         state.body = nil
     }
 
-    /// Waits until every worker of the current run has reached this point.
+    /// Waits until every worker of the current run has reached this point (returns at once
+    /// outside a run, or in a run of one).
     public func barrier() {
         if state.participants > 1 { pthread_barrier_wait(&state.barrier) }
     }

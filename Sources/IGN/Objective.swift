@@ -79,7 +79,8 @@ public final class Objective {
     public let model: IGNModel
     public var config: ObjectiveConfig
     private let traceX = Trace(), traceZ = Trace(), traceFZ = Trace()
-    private let workspace: Workspace
+    /// Threads and scratch of its passes (set `workspace.profile` to time its layers).
+    public let workspace: Workspace
     private let gradFX = FloatBuffer(count: 0), gradFFZ = FloatBuffer(count: 0)
     private let gradThroughFrozen = FloatBuffer(count: 0), gradFZ = FloatBuffer(count: 0)
 

@@ -8,7 +8,8 @@ public final class Projector {
     /// The BatchNorm statistics the passes use (``IGNModel/resolve(_:)`` of the one asked for).
     public let statistics: StatisticsSet
     private let trace = Trace()
-    private let workspace: Workspace
+    /// Threads and scratch of its passes (set `workspace.profile` to time its layers).
+    public let workspace: Workspace
     private let input = FloatBuffer(count: 0)
 
     /// A projector whose passes run on `threads` threads with the `statistics` set (the

@@ -19,6 +19,8 @@ final class OrderedGemmTests: XCTestCase {
         Case(transA: false, m: 5, n: 3, k: 0, accumulate: false),
         Case(transA: false, m: 40, n: 5, k: 700, accumulate: true),     // few columns, two depth blocks
         Case(transA: true, m: 4_096, n: 1, k: 40, accumulate: false),   // one column, A read in place
+        Case(transA: false, m: 70, n: 1, k: 1_037, accumulate: true),   // one column, A packed transposed
+        Case(transA: true, m: 100, n: 1, k: 9, accumulate: false),      // one column, a partial row block
         Case(transA: false, m: 11, n: 24, k: 8, accumulate: false),     // a padded last panel
         Case(transA: true, m: 20, n: 31, k: 8, accumulate: true),
     ]

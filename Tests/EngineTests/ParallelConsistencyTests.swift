@@ -74,6 +74,69 @@ final class ParallelConsistencyTests: XCTestCase {
         }
     }
 
+    /// A batch of one runs on one worker (its products shared among the threads): after passes
+    /// that used every worker on the same workspace, it neither waits for absent workers nor
+    /// computes anything different from one thread. Eval and train outputs are identical.
+    func testABatchOfOneAfterAWholeBatchOnTheSameWorkspace() throws {
+        for net in [try makeNetwork(), try makeSkipNetwork()] {
+            var rng = RandomSource(seed: 6)
+            let big = rng.normals(5 * net.inputShape.count), single = rng.normals(net.inputShape.count)
+            let probe = rng.normals(net.outputShape.count)
+            let workspace = Workspace(threads: 2), trace = Trace()
+            net.forward(big, batch: 5, mode: .train(updateRunningStats: false), trace: trace, workspace: workspace)
+            net.backward(rng.normals(5 * net.outputShape.count), trace: trace, workspace: workspace, parameterGradients: false,
+                         inputGradient: true)
+            let eval = Array(UnsafeBufferPointer(start: net.forward(single, batch: 1, mode: .eval, trace: trace, workspace: workspace),
+                                                 count: net.outputShape.count))
+            let train = Array(UnsafeBufferPointer(start: net.forward(single, batch: 1, mode: .train(updateRunningStats: false),
+                                                                     trace: trace, workspace: workspace), count: net.outputShape.count))
+            let dx = Array(UnsafeBufferPointer(start: net.backward(probe, trace: trace, workspace: workspace, parameterGradients: false,
+                                                                   inputGradient: true)!, count: single.count))
+            let alone = Workspace(threads: 1), aloneTrace = Trace()
+            XCTAssertEqual(eval, Array(UnsafeBufferPointer(start: net.forward(single, batch: 1, mode: .eval, trace: aloneTrace, workspace: alone),
+                                                           count: net.outputShape.count)))
+            XCTAssertEqual(train, Array(UnsafeBufferPointer(start: net.forward(single, batch: 1, mode: .train(updateRunningStats: false),
+                                                                               trace: aloneTrace, workspace: alone), count: net.outputShape.count)))
+            let aloneDX = Array(UnsafeBufferPointer(start: net.backward(probe, trace: aloneTrace, workspace: alone, parameterGradients: false,
+                                                                        inputGradient: true)!, count: single.count))
+            let scale = aloneDX.map(abs).max()!
+            XCTAssertGreaterThan(scale, 1e-3)
+            XCTAssertLessThan(zip(dx, aloneDX).map { abs($0 - $1) }.max()! / scale, 1e-5)
+        }
+    }
+
+    /// A convolution whose weight gradient is summed a piece of the batch at a time (its
+    /// im2col is over the shared budget) gives what one product over the whole batch gives, on
+    /// 1 and 2 threads.
+    func testWeightGradientInPiecesMatchesOneProduct() throws {
+        let spec = ConvSpec(16, 5, kernel: 3, stride: 1, padding: 1), size = 96, n = 3
+        let shape = SampleShape(channels: 16, height: size, width: size)
+        let net = try Network(input: shape, layers: [("conv", .conv2d(spec))])
+        var rng = RandomSource(seed: 8)
+        rng.fillNormal(net.store.parameters, count: net.store.count, std: 0.1)
+        let x = rng.normals(n * shape.count), dy = rng.normals(n * net.outputShape.count)
+        let g = ConvGeometry(channels: 16, kernel: 3, stride: 1, padding: 1, imageH: size, imageW: size, gridH: size, gridW: size)
+        XCTAssertGreaterThan(g.columnRows * g.gridSize, 1 << 20, "one sample's columns exceed the budget: pieces of one sample")
+        var col = [Float](repeating: 0, count: g.columnRows * n * g.gridSize)
+        im2col(x, SampleRange(batch: n), &col, ldCol: n * g.gridSize, g)
+        var expected = [Float](repeating: 0, count: net.store.count)
+        expected.withUnsafeMutableBufferPointer { e in
+            conv2dWeightGradient(dy: dy, col: col, ldCol: n * g.gridSize, weightGrad: e.baseAddress!,
+                                 biasGrad: e.baseAddress! + spec.outChannels * g.columnRows, rows: 0..<spec.outChannels,
+                                 geometry: g, samples: SampleRange(batch: n))
+        }
+        for threads in [1, 2] {
+            let workspace = Workspace(threads: threads), trace = Trace()
+            net.forward(x, batch: n, mode: .train(updateRunningStats: false), trace: trace, workspace: workspace)
+            net.store.zeroGradients()
+            net.backward(dy, trace: trace, workspace: workspace, parameterGradients: true, inputGradient: false)
+            let got = Array(UnsafeBufferPointer(start: net.store.gradients, count: net.store.count))
+            let scale = expected.map(abs).max()!
+            XCTAssertGreaterThan(scale, 1)
+            XCTAssertLessThan(zip(got, expected).map { abs($0 - $1) }.max()! / scale, 1e-5, "\(threads) threads")
+        }
+    }
+
     /// Parameter-only backward passes accumulate: two passes give twice one pass's gradient.
     func testParameterGradientsAccumulateAcrossPasses() throws {
         let net = try makeNetwork()

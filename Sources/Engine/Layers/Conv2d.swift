@@ -10,8 +10,10 @@ public struct ConvSpec: Equatable, Sendable {
 /// `nn.Conv2d`: cross-correlation with zero padding; weight `[Cout, Cin, k, k]`, bias `[Cout]`.
 ///
 /// Forward: im2col of the worker's samples in cache-sized chunks, one ordered GEMM per chunk (see
-/// ``conv2dForward(x:y:col:ldCol:weight:bias:outChannels:geometry:samples:)``). Backward rebuilds im2col of the
-/// whole batch in shared scratch for the weight gradient rather than keeping it from the forward.
+/// ``conv2dForward(x:y:col:ldCol:weight:bias:outChannels:geometry:samples:split:)``). Backward rebuilds
+/// im2col of the input for the weight gradient rather than keeping it from the forward: a piece
+/// of the batch at a time, in shared scratch small enough to stay in cache, the workers unfolding
+/// its samples together and then each adding its output channels' share over them.
 public final class Conv2d: Layer {
     public let spec: ConvSpec
     public private(set) var weight: ParameterStore.View!, bias: ParameterStore.View!
@@ -56,7 +58,12 @@ public final class Conv2d: Layer {
 
     public func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int) -> Int {
         let g = geometry(inputs[0], output)
-        return g.columnRows * g.gridSize * batch
+        return g.columnRows * g.gridSize * weightGradientPiece(batch: batch, g)
+    }
+
+    /// Samples per piece of the weight gradient's im2col: as many as fit `sharedColumnBudget`.
+    func weightGradientPiece(batch: Int, _ g: ConvGeometry) -> Int {
+        min(batch, max(1, sharedColumnBudget / (g.columnRows * g.gridSize)))
     }
 
     public func forward(_ call: LayerCall) {
@@ -71,10 +78,17 @@ public final class Conv2d: Layer {
     public func backward(_ call: LayerCall, _ gradient: LayerGradient) {
         let g = geometry(call.inputShape, call.outputShape), n = call.batch
         if gradient.parameters {
-            im2col(call.input, call.samples, call.shared + call.samples.first * g.gridSize, ldCol: n * g.gridSize, g)
-            call.barrier()
-            conv2dWeightGradient(dy: gradient.output, col: call.shared, ldCol: n * g.gridSize, weightGrad: call.gradient(weight),
-                                 biasGrad: call.gradient(bias), rows: call.share(spec.outChannels), geometry: g, batch: n)
+            let size = weightGradientPiece(batch: n, g), rows = call.share(spec.outChannels)
+            for start in stride(from: 0, to: n, by: size) {
+                let piece = SampleRange(batch: n, start..<min(start + size, n)), ld = piece.count * g.gridSize
+                let mine = (piece.first + piece.count * call.worker / call.workers)..<(piece.first + piece.count * (call.worker + 1) / call.workers)
+                im2col(call.input, SampleRange(batch: n, mine), call.shared + (mine.lowerBound - piece.first) * g.gridSize, ldCol: ld, g)
+                call.barrier()
+                conv2dWeightGradient(dy: gradient.output, col: call.shared, ldCol: ld, weightGrad: call.gradient(weight),
+                                     biasGrad: call.gradient(bias), rows: rows, geometry: g, samples: piece)
+                // The next piece overwrites the columns every worker is reading.
+                call.barrier()
+            }
         }
         if let dx = gradient.inputs[0] {
             for chunk in columnChunks(call.samples, columnsPerSample: g.columnRows * g.gridSize) {
@@ -131,6 +145,7 @@ public final class ConvTranspose2d: Layer {
 
     public func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int) -> Int {
         let g = geometry(inputs[0], output)
+        // The whole batch's im2col(dy): the weight gradient reads all of it, the input gradient its own samples'.
         return g.columnRows * g.gridSize * batch
     }
 
@@ -161,6 +176,8 @@ public final class ConvTranspose2d: Layer {
 
 /// Column matrices up to this many floats stay in cache between im2col and the GEMM that reads them.
 let columnBudget = 1 << 19
+/// The same for the whole-batch columns of a weight gradient, which every worker reads.
+let sharedColumnBudget = 1 << 20
 
 /// Samples per chunk when `columnsPerSample` floats of columns each must fit `columnBudget`.
 func columnChunk(samples: Int, columnsPerSample: Int) -> Int {
