@@ -48,17 +48,19 @@ private func validRange(offset: Int, stride: Int, extent: Int, count: Int) -> (I
 
 /// Unfolds the samples `s` of a channel-major image batch into columns:
 /// `col[(c,ki,kj)][(b,oh,ow)] = image[c][b][oh·s−p+ki][ow·s−p+kj]`, zero outside the image, where the
-/// column of sample `b` starts at `(b − s.first)·gridSize` and rows are `ldCol` apart.
+/// column of sample `b` starts at `(b − s.first)·gridSize` and rows are `ldCol` apart. With
+/// `gridRows`, only those grid rows (`oh`) of each sample, packed the same way.
 public func im2col(_ image: UnsafePointer<Float>, _ s: SampleRange, _ col: UnsafeMutablePointer<Float>, ldCol: Int,
-                   _ g: ConvGeometry) {
+                   _ g: ConvGeometry, gridRows: Range<Int>? = nil) {
     let k = g.kernel, stride = g.stride, p = g.padding
+    let band = gridRows ?? 0..<g.gridH
     for r in 0..<g.columnRows {
         let c = r / (k * k), ki = (r / k) % k, kj = r % k
         let (lo, hi) = validRange(offset: kj - p, stride: stride, extent: g.imageW, count: g.gridW)
         for b in s.range {
             let src = image + (c * s.batch + b) * g.imageSize
-            for oh in 0..<g.gridH {
-                let dst = col + r * ldCol + ((b - s.first) * g.gridH + oh) * g.gridW
+            for oh in band {
+                let dst = col + r * ldCol + ((b - s.first) * band.count + oh - band.lowerBound) * g.gridW
                 let ih = oh * stride - p + ki
                 guard ih >= 0 && ih < g.imageH else {
                     dst.update(repeating: 0, count: g.gridW)
@@ -151,17 +153,25 @@ public func conv2dForward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float
     }
 }
 
-/// Weight and bias gradients of `conv2dForward` for the output channels `rows`, over the samples
-/// `s` of the batch: `dW[rows] += dy[rows][s] · colᵀ`, `db[rows] += Σ dy[rows][s]`, where `col`
-/// (rows `ldCol` apart) is im2col(x) of those samples.
+/// Weight and bias gradients of `conv2dForward` for the samples `s` (with `gridRows`, only those rows
+/// of their grids: then `s` is one sample): `dW += dy[s] · colᵀ`, `db += Σ dy[s]`, where `col`
+/// (rows `ldCol` apart) is the matching im2col(x).
 public func conv2dWeightGradient(dy: UnsafePointer<Float>, col: UnsafePointer<Float>, ldCol: Int,
                                  weightGrad: UnsafeMutablePointer<Float>, biasGrad: UnsafeMutablePointer<Float>,
-                                 rows: Range<Int>, geometry g: ConvGeometry, samples s: SampleRange) {
-    guard !rows.isEmpty, s.count > 0 else { return }
-    let ld = s.batch * g.gridSize
-    sgemm(transB: true, m: rows.count, n: g.columnRows, k: s.count * g.gridSize, dy + rows.lowerBound * ld + s.first * g.gridSize,
-          lda: ld, col, ldb: ldCol, beta: 1, weightGrad + rows.lowerBound * g.columnRows, ldc: g.columnRows)
-    accumulateBiasGrad(dy, biasGrad, channels: rows, s, plane: g.gridSize)
+                                 outChannels: Int, geometry g: ConvGeometry, samples s: SampleRange, gridRows: Range<Int>? = nil) {
+    guard s.count > 0, outChannels > 0 else { return }
+    let band = gridRows ?? 0..<g.gridH
+    precondition(band.count == g.gridH || s.count == 1, "a band of grid rows is of one sample")
+    let ld = s.batch * g.gridSize, first = dy + s.first * g.gridSize + band.lowerBound * g.gridW
+    let positions = s.count * band.count * g.gridW
+    sgemm(transB: true, m: outChannels, n: g.columnRows, k: positions, first, lda: ld, col, ldb: ldCol,
+          beta: 1, weightGrad, ldc: g.columnRows)
+    for c in 0..<outChannels {
+        let run = first + c * ld
+        var sum: Float = 0
+        for i in 0..<positions { sum += run[i] }
+        biasGrad[c] += sum
+    }
 }
 
 /// Input gradient of `conv2dForward` for the samples `s`: `dx = col2im(Wᵀ·dy)`.
@@ -175,6 +185,46 @@ public func conv2dInputGradient(dy: UnsafePointer<Float>, weight: UnsafePointer<
           colScratch, ldc: cols)
     for c in 0..<g.channels { channelRun(dx, channel: c, s, plane: g.imageSize).update(repeating: 0) }
     col2im(colScratch, ldCol: cols, dx, s, g)
+}
+
+/// Whether ``conv2dInputGradientByCorrelation(dy:flippedWeight:dx:col:ldCol:inChannels:outChannels:geometry:samples:)``
+/// applies: stride 1 and padding below the kernel size.
+public func inputGradientIsACorrelation(_ g: ConvGeometry) -> Bool { g.stride == 1 && g.padding < g.kernel }
+
+/// The geometry of a stride-1 convolution's adjoint seen as a convolution itself: dy
+/// (`outChannels × grid`) is the image, padded `k−1−p`, and the grid is the input's size.
+public func adjointGeometry(_ g: ConvGeometry, outChannels: Int) -> ConvGeometry {
+    ConvGeometry(channels: outChannels, kernel: g.kernel, stride: 1, padding: g.kernel - 1 - g.padding,
+                 imageH: g.gridH, imageW: g.gridW, gridH: g.imageH, gridW: g.imageW)
+}
+
+/// `flipped[ci][co][k−1−i][k−1−j] = weight[co][ci][i][j]`: the kernel of a stride-1 convolution's
+/// adjoint (turned 180°, channel axes swapped), `[Cin, Cout, k, k]`.
+public func flipForInputGradient(_ weight: UnsafePointer<Float>, _ flipped: UnsafeMutablePointer<Float>,
+                                 inChannels: Int, outChannels: Int, kernel k: Int) {
+    let taps = k * k
+    for co in 0..<outChannels {
+        for ci in 0..<inChannels {
+            let src = weight + (co * inChannels + ci) * taps, dst = flipped + (ci * outChannels + co) * taps
+            for t in 0..<taps { dst[taps - 1 - t] = src[t] }
+        }
+    }
+}
+
+/// Input gradient of a stride-1 `conv2dForward` for the samples `s`, computed as the correlation
+/// of dy with the flipped kernel (``flipForInputGradient(_:_:inChannels:outChannels:kernel:)``):
+/// `dx = flipped · im2col(dy)`. It does the same multiply-adds as
+/// ``conv2dInputGradient(dy:weight:dx:colScratch:outChannels:geometry:samples:)`` but unfolds
+/// `Cout·k²` rows of dy instead of folding `Cin·k²` rows back, and its product has the long
+/// inner dimension. `col` (rows `ldCol` apart) receives im2col(dy).
+public func conv2dInputGradientByCorrelation(dy: UnsafePointer<Float>, flippedWeight: UnsafePointer<Float>,
+                                             dx: UnsafeMutablePointer<Float>, col: UnsafeMutablePointer<Float>, ldCol: Int,
+                                             inChannels: Int, outChannels: Int, geometry g: ConvGeometry, samples s: SampleRange) {
+    guard s.count > 0 else { return }
+    let h = adjointGeometry(g, outChannels: outChannels)
+    im2col(dy, s, col, ldCol: ldCol, h)
+    orderedGemm(m: inChannels, n: s.count * h.gridSize, k: h.columnRows, flippedWeight, lda: h.columnRows, col, ldb: ldCol,
+                dx + s.first * h.gridSize, ldc: s.batch * h.gridSize)
 }
 
 // MARK: - ConvTranspose2d (weight [Cin, Cout, k, k], PyTorch's layout)

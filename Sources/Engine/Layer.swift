@@ -52,8 +52,8 @@ public protocol Layer: AnyObject {
     func multiplyAdds(_ inputs: [SampleShape], _ output: SampleShape) -> Int
     /// Floats of per-worker scratch a call on `samples` samples needs.
     func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int) -> Int
-    /// Floats of whole-batch scratch a backward on `batch` samples needs.
-    func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int) -> Int
+    /// Floats of scratch shared by the `workers` workers of a backward on `batch` samples.
+    func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int, workers: Int) -> Int
     /// Doubles one cross-worker sum of this layer adds up.
     func reductionSize(_ inputs: [SampleShape]) -> Int
     /// What a forward on `batch` samples keeps for the backward: `existing` (this layer's state
@@ -70,7 +70,7 @@ public extension Layer {
     func register(_ name: String, in layout: inout ParameterStore.Layout) {}
     func multiplyAdds(_ inputs: [SampleShape], _ output: SampleShape) -> Int { 0 }
     func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int) -> Int { 0 }
-    func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int) -> Int { 0 }
+    func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int, workers: Int) -> Int { 0 }
     func reductionSize(_ inputs: [SampleShape]) -> Int { 0 }
     func prepareSaved(_ existing: SavedState?, _ inputs: [SampleShape], batch: Int) -> SavedState? { nil }
 }
@@ -110,7 +110,7 @@ public struct LayerCall {
     public var inputShape: SampleShape { inputShapes[0] }
     /// This worker's scratch (``Layer/workerScratch(_:_:samples:)`` floats).
     public var scratch: UnsafeMutablePointer<Float> { workspace.columns[worker].pointer }
-    /// Scratch shared by all workers (``Layer/sharedScratch(_:_:batch:)`` floats).
+    /// Scratch shared by all workers (``Layer/sharedScratch(_:_:batch:workers:)`` floats).
     public var shared: UnsafeMutablePointer<Float> { workspace.shared.pointer }
 
     @inline(__always) public func parameter(_ view: ParameterStore.View) -> UnsafeMutablePointer<Float> {

@@ -170,7 +170,8 @@ public final class Workspace {
     let pool: WorkerPool
     /// Per worker: column matrices of its samples.
     var columns: [FloatBuffer]
-    /// Whole-batch scratch of a backward (im2col of a convolution's input or output gradient).
+    /// Scratch all workers of a backward see (a convolution's partial weight gradients, the whole
+    /// batch's im2col of a transposed convolution's output gradient).
     var shared = FloatBuffer(count: 0)
     /// Per activation: the gradient flowing back into it.
     var gradients: [FloatBuffer] = []
@@ -206,7 +207,7 @@ public final class Workspace {
         for (i, node) in network.nodes.enumerated() {
             let inputs = node.inputs.map { shapes[$0] }
             columnSize = max(columnSize, node.layer.workerScratch(inputs, shapes[i + 1], samples: perWorker))
-            if backward { sharedSize = max(sharedSize, node.layer.sharedScratch(inputs, shapes[i + 1], batch: n)) }
+            if backward { sharedSize = max(sharedSize, node.layer.sharedScratch(inputs, shapes[i + 1], batch: n, workers: workers)) }
             reduction = max(reduction, node.layer.reductionSize(inputs))
         }
         for w in 0..<workers { columns[w].reserve(columnSize) }

@@ -40,6 +40,39 @@ final class LayerSemanticsTests: XCTestCase {
         }
     }
 
+
+    /// A stride-1 input gradient computed as a correlation with the flipped kernel equals the plain
+    /// col2im(Wᵀ·dy) it replaces, to rounding, for every sample range.
+    func testInputGradientByCorrelationMatchesColumnFold() {
+        for (k, p, h, w, cin, cout) in [(3, 1, 7, 5, 3, 4), (3, 0, 6, 6, 5, 2), (1, 0, 4, 3, 6, 7), (5, 2, 9, 8, 2, 3), (3, 2, 4, 4, 2, 2)] {
+            let n = 3, oh = h + 2 * p - k + 1, ow = w + 2 * p - k + 1
+            let g = ConvGeometry(channels: cin, kernel: k, stride: 1, padding: p, imageH: h, imageW: w, gridH: oh, gridW: ow)
+            XCTAssertTrue(inputGradientIsACorrelation(g))
+            var rng = RandomSource(seed: UInt64(k * 1000 + h * 10 + p))
+            let dy = rng.normals(cout * n * g.gridSize), weight = rng.normals(cout * cin * k * k)
+            var plain = [Float](repeating: .nan, count: cin * n * g.imageSize)
+            var scratch = [Float](repeating: 0, count: g.columnRows * n * g.gridSize)
+            conv2dInputGradient(dy: dy, weight: weight, dx: &plain, colScratch: &scratch, outChannels: cout, geometry: g,
+                                samples: SampleRange(batch: n))
+            var flipped = [Float](repeating: 0, count: weight.count)
+            flipForInputGradient(weight, &flipped, inChannels: cin, outChannels: cout, kernel: k)
+            let a = adjointGeometry(g, outChannels: cout)
+            var col = [Float](repeating: 0, count: a.columnRows * n * a.gridSize)
+            var byCorrelation = [Float](repeating: .nan, count: plain.count)
+            for range in [0..<1, 1..<3] {
+                conv2dInputGradientByCorrelation(dy: dy, flippedWeight: flipped, dx: &byCorrelation, col: &col,
+                                                 ldCol: range.count * a.gridSize, inChannels: cin, outChannels: cout,
+                                                 geometry: g, samples: SampleRange(batch: n, range))
+            }
+            let scale = plain.map(abs).max()!
+            XCTAssertGreaterThan(scale, 0.1)
+            for (u, v) in zip(plain, byCorrelation) {
+                XCTAssertEqual(u, v, accuracy: 1e-5 * scale, "k\(k) p\(p) \(h)×\(w)")
+            }
+        }
+        let strided = ConvGeometry(channels: 1, kernel: 3, stride: 2, padding: 1, imageH: 4, imageW: 4, gridH: 2, gridW: 2)
+        XCTAssertFalse(inputGradientIsACorrelation(strided))
+    }
     /// im2col matches the textbook definition, zero padding included.
     func testIm2colMatchesDefinition() {
         let c = 2, n = 2, h = 5, w = 6, k = 3, s = 2, p = 1

@@ -11,9 +11,9 @@ public struct ConvSpec: Equatable, Sendable {
 ///
 /// Forward: im2col of the worker's samples in cache-sized chunks, one ordered GEMM per chunk (see
 /// ``conv2dForward(x:y:col:ldCol:weight:bias:outChannels:geometry:samples:split:)``). Backward rebuilds
-/// im2col of the input for the weight gradient rather than keeping it from the forward: a piece
-/// of the batch at a time, in shared scratch small enough to stay in cache, the workers unfolding
-/// its samples together and then each adding its output channels' share over them.
+/// im2col of the input for the weight gradient rather than keeping it from the forward (see
+/// ``sumsPartials(_:batch:workers:)`` for how the workers share it); a stride-1 input gradient is
+/// the correlation of dy with the flipped kernel, other strides fold Wᵀ·dy back with col2im.
 public final class Conv2d: Layer {
     public let spec: ConvSpec
     public private(set) var weight: ParameterStore.View!, bias: ParameterStore.View!
@@ -50,21 +50,33 @@ public final class Conv2d: Layer {
         return g.gridSize * spec.outChannels * g.columnRows
     }
 
-    /// Columns of a chunk.
+    /// Columns of a chunk; for a stride-1 input gradient, also the flipped kernel and dy's columns.
     public func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int) -> Int {
         let g = geometry(inputs[0], output)
-        return g.columnRows * g.gridSize * columnChunk(samples: samples, columnsPerSample: g.columnRows * g.gridSize)
+        let forward = g.columnRows * g.gridSize * columnChunk(samples: samples, columnsPerSample: g.columnRows * g.gridSize)
+        guard inputGradientIsACorrelation(g) else { return forward }
+        let h = adjointGeometry(g, outChannels: spec.outChannels)
+        let adjoint = h.columnRows * h.gridSize * columnChunk(samples: samples, columnsPerSample: h.columnRows * h.gridSize)
+        return max(forward, flippedWeightCount + adjoint)
     }
 
-    public func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int) -> Int {
+    private var flippedWeightCount: Int { spec.inChannels * spec.outChannels * spec.kernel * spec.kernel }
+
+    /// Each worker's partial weight and bias gradients, or the whole batch's im2col(x).
+    public func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int, workers: Int) -> Int {
         let g = geometry(inputs[0], output)
-        return g.columnRows * g.gridSize * weightGradientPiece(batch: batch, g)
+        return sumsPartials(g, batch: batch, workers: workers) ? workers * partialGradientCount : g.columnRows * g.gridSize * batch
     }
 
-    /// Samples per piece of the weight gradient's im2col: as many as fit `sharedColumnBudget`.
-    func weightGradientPiece(batch: Int, _ g: ConvGeometry) -> Int {
-        min(batch, max(1, sharedColumnBudget / (g.columnRows * g.gridSize)))
+    /// How the workers share a weight gradient: each sums its own samples into a partial, the
+    /// partials added up after (when the batch has many more positions than the layer has output
+    /// channels), or each takes output channels of one product over the whole batch's columns
+    /// (few positions and wide weights, as at a 1×1 latent). Either way the smaller scratch.
+    func sumsPartials(_ g: ConvGeometry, batch: Int, workers: Int) -> Bool {
+        workers * spec.outChannels < batch * g.gridSize
     }
+
+    private var partialGradientCount: Int { spec.outChannels * (spec.inChannels * spec.kernel * spec.kernel + 1) }
 
     public func forward(_ call: LayerCall) {
         let g = geometry(call.inputShape, call.outputShape)
@@ -77,20 +89,45 @@ public final class Conv2d: Layer {
 
     public func backward(_ call: LayerCall, _ gradient: LayerGradient) {
         let g = geometry(call.inputShape, call.outputShape), n = call.batch
-        if gradient.parameters {
-            let size = weightGradientPiece(batch: n, g), rows = call.share(spec.outChannels)
-            for start in stride(from: 0, to: n, by: size) {
-                let piece = SampleRange(batch: n, start..<min(start + size, n)), ld = piece.count * g.gridSize
-                let mine = (piece.first + piece.count * call.worker / call.workers)..<(piece.first + piece.count * (call.worker + 1) / call.workers)
-                im2col(call.input, SampleRange(batch: n, mine), call.shared + (mine.lowerBound - piece.first) * g.gridSize, ldCol: ld, g)
-                call.barrier()
-                conv2dWeightGradient(dy: gradient.output, col: call.shared, ldCol: ld, weightGrad: call.gradient(weight),
-                                     biasGrad: call.gradient(bias), rows: rows, geometry: g, samples: piece)
-                // The next piece overwrites the columns every worker is reading.
-                call.barrier()
+        if gradient.parameters && !sumsPartials(g, batch: n, workers: call.workers) {
+            im2col(call.input, call.samples, call.shared + call.samples.first * g.gridSize, ldCol: n * g.gridSize, g)
+            call.barrier()
+            let rows = call.share(spec.outChannels)
+            conv2dWeightGradient(dy: gradient.output + rows.lowerBound * n * g.gridSize, col: call.shared, ldCol: n * g.gridSize,
+                                 weightGrad: call.gradient(weight) + rows.lowerBound * g.columnRows,
+                                 biasGrad: call.gradient(bias) + rows.lowerBound, outChannels: rows.count, geometry: g,
+                                 samples: SampleRange(batch: n))
+        } else if gradient.parameters {
+            // Each worker sums its own samples' share into its partial, a cache-sized piece at a
+            // time; then each adds its part of every worker's partials, in worker order.
+            let weights = spec.outChannels * g.columnRows, partial = call.shared + call.worker * partialGradientCount
+            partial.update(repeating: 0, count: partialGradientCount)
+            for piece in columnPieces(call.samples, columnsPerPosition: g.columnRows, g) {
+                im2col(call.input, piece.samples, call.scratch, ldCol: piece.positions, g, gridRows: piece.gridRows)
+                conv2dWeightGradient(dy: gradient.output, col: call.scratch, ldCol: piece.positions, weightGrad: partial,
+                                     biasGrad: partial + weights, outChannels: spec.outChannels, geometry: g,
+                                     samples: piece.samples, gridRows: piece.gridRows)
+            }
+            call.barrier()
+            let weightGrad = call.gradient(weight), biasGrad = call.gradient(bias)
+            for v in 0..<call.workers {
+                let from = call.shared + v * partialGradientCount
+                for i in call.share(weights) { weightGrad[i] += from[i] }
+                for c in call.share(spec.outChannels) { biasGrad[c] += from[weights + c] }
             }
         }
-        if let dx = gradient.inputs[0] {
+        guard let dx = gradient.inputs[0] else { return }
+        if inputGradientIsACorrelation(g) {
+            let h = adjointGeometry(g, outChannels: spec.outChannels), flipped = call.scratch
+            flipForInputGradient(call.parameter(weight), flipped, inChannels: spec.inChannels, outChannels: spec.outChannels,
+                                 kernel: spec.kernel)
+            for chunk in columnChunks(call.samples, columnsPerSample: h.columnRows * h.gridSize) {
+                conv2dInputGradientByCorrelation(dy: gradient.output, flippedWeight: flipped, dx: dx,
+                                                 col: call.scratch + flippedWeightCount, ldCol: chunk.count * h.gridSize,
+                                                 inChannels: spec.inChannels, outChannels: spec.outChannels, geometry: g,
+                                                 samples: chunk)
+            }
+        } else {
             for chunk in columnChunks(call.samples, columnsPerSample: g.columnRows * g.gridSize) {
                 conv2dInputGradient(dy: gradient.output, weight: call.parameter(weight), dx: dx, colScratch: call.scratch,
                                     outChannels: spec.outChannels, geometry: g, samples: chunk)
@@ -143,7 +180,7 @@ public final class ConvTranspose2d: Layer {
         return g.columnRows * g.gridSize * columnChunk(samples: samples, columnsPerSample: g.columnRows * g.gridSize)
     }
 
-    public func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int) -> Int {
+    public func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int, workers: Int) -> Int {
         let g = geometry(inputs[0], output)
         // The whole batch's im2col(dy): the weight gradient reads all of it, the input gradient its own samples'.
         return g.columnRows * g.gridSize * batch
@@ -176,9 +213,6 @@ public final class ConvTranspose2d: Layer {
 
 /// Column matrices up to this many floats stay in cache between im2col and the GEMM that reads them.
 let columnBudget = 1 << 19
-/// The same for the whole-batch columns of a weight gradient, which every worker reads.
-let sharedColumnBudget = 1 << 20
-
 /// Samples per chunk when `columnsPerSample` floats of columns each must fit `columnBudget`.
 func columnChunk(samples: Int, columnsPerSample: Int) -> Int {
     min(max(samples, 1), max(1, columnBudget / max(columnsPerSample, 1)))
@@ -189,5 +223,31 @@ func columnChunks(_ s: SampleRange, columnsPerSample: Int) -> [SampleRange] {
     let size = columnChunk(samples: s.count, columnsPerSample: columnsPerSample)
     return stride(from: s.range.lowerBound, to: s.range.upperBound, by: size).map {
         SampleRange(batch: s.batch, $0..<min($0 + size, s.range.upperBound))
+    }
+}
+
+/// A piece of a column matrix: whole samples, or a band of one sample's grid rows.
+struct ColumnPiece {
+    let samples: SampleRange
+    let gridRows: Range<Int>
+    /// Columns: grid positions covered.
+    let positions: Int
+}
+
+/// `s` cut into consecutive pieces whose column matrices (`columnsPerPosition` rows) fit
+/// `columnBudget`: several whole samples, or bands of grid rows when one sample's are too many.
+func columnPieces(_ s: SampleRange, columnsPerPosition rows: Int, _ g: ConvGeometry) -> [ColumnPiece] {
+    let perSample = rows * g.gridSize
+    if perSample <= columnBudget {
+        return columnChunks(s, columnsPerSample: perSample).map {
+            ColumnPiece(samples: $0, gridRows: 0..<g.gridH, positions: $0.count * g.gridSize)
+        }
+    }
+    let band = max(1, columnBudget / (rows * g.gridW))
+    return s.range.flatMap { b in
+        stride(from: 0, to: g.gridH, by: band).map { top in
+            let rows = top..<min(top + band, g.gridH)
+            return ColumnPiece(samples: SampleRange(batch: s.batch, b..<(b + 1)), gridRows: rows, positions: rows.count * g.gridW)
+        }
     }
 }
