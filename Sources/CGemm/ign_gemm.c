@@ -2,7 +2,7 @@
 //
 // Most of C: B is packed in blocks of KC rows × up to BLOCK_FLOATS/KC columns, as NR-wide panels
 // zero-padded past n. For each block of MR rows of op(A), a register tile of MR×NR
-// accumulators runs each panel's KC steps (C is stored and reloaded between KC blocks, which
+// accumulators (AVX-512: 12×32, AVX2: 6×16) runs each panel's KC steps (C is stored and reloaded between KC blocks, which
 // is exact). Rows past m read row 0 of the block and are never stored; columns past n are
 // zeros in the panel and never stored.
 // The last few columns of a product (fewer than NARROW) run instead through a kernel that
@@ -42,12 +42,54 @@ static void pack_panel(const float *b, int ldb, int p0, int kc, int j0, int w, i
     }
 }
 
+/// `rows` × `cols` elements of C (at most the kernel's MR × NR) from `kc` steps over a packed
+/// panel of B, where op(A)[i][p] is `a[i·rs + p·cs]`.
+typedef void (*tile_kernel)(int kc, const float *a, long rs, long cs, const float *panel, float *c, int ldc,
+                            int rows, int cols, int accumulate);
+
+// MARK: AVX-512: 12 rows × 32 columns, 24 accumulators.
+
+enum { MR512 = 12, NR512 = 32 };
+
+__attribute__((target("avx512f")))
+static void tile_avx512(int kc, const float *a, long rs, long cs, const float *panel, float *c, int ldc,
+                        int rows, int cols, int accumulate) {
+    const float *ap[MR512];
+    for (int i = 0; i < MR512; i++) ap[i] = a + (i < rows ? i : 0) * rs;
+    __mmask16 k0 = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
+    __mmask16 k1 = cols >= 32 ? 0xFFFF : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+    __m512 acc0[MR512], acc1[MR512];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < MR512; i++) {
+        if (accumulate && i < rows) {
+            acc0[i] = _mm512_maskz_loadu_ps(k0, c + (long)i * ldc);
+            acc1[i] = _mm512_maskz_loadu_ps(k1, c + (long)i * ldc + 16);
+        } else {
+            acc0[i] = _mm512_setzero_ps();
+            acc1[i] = _mm512_setzero_ps();
+        }
+    }
+    long offset = 0;
+    for (int p = 0; p < kc; p++, offset += cs) {
+        __m512 b0 = _mm512_load_ps(panel + (long)p * NR512);
+        __m512 b1 = _mm512_load_ps(panel + (long)p * NR512 + 16);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < MR512; i++) {
+            __m512 ai = _mm512_set1_ps(ap[i][offset]);
+            acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+            acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+        }
+    }
+    for (int i = 0; i < MR512 && i < rows; i++) {
+        _mm512_mask_storeu_ps(c + (long)i * ldc, k0, acc0[i]);
+        _mm512_mask_storeu_ps(c + (long)i * ldc + 16, k1, acc1[i]);
+    }
+}
+
 // MARK: AVX2 + FMA: 6 rows × 16 columns, 12 accumulators.
 
 enum { MR = 6, NR = 16 };
 
-/// `rows` × `cols` elements of C (at most MR × NR) from `kc` steps over a packed panel of B,
-/// where op(A)[i][p] is `a[i·rs + p·cs]`.
 __attribute__((target("avx2,fma")))
 static void tile_avx2(int kc, const float *a, long rs, long cs, const float *panel, float *c, int ldc,
                       int rows, int cols, int accumulate) {
@@ -182,43 +224,69 @@ static void pack_transposed_avx2(const float *a, int lda, int i0, int rows, int 
 
 // MARK: Driver
 
-static int have_avx2(void) {
-    static int answer = -1;
-    int known = __atomic_load_n(&answer, __ATOMIC_ACQUIRE);
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-        __atomic_store_n(&answer, known, __ATOMIC_RELEASE);
+/// The kernels this CPU can run, best first.
+enum kernel { KERNEL_AVX512, KERNEL_AVX2, KERNEL_SCALAR };
+static const char *const kernel_names[] = {"avx512", "avx2", "scalar"};
+
+static int supported(enum kernel kernel) {
+    __builtin_cpu_init();
+    switch (kernel) {
+    case KERNEL_AVX512: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case KERNEL_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case KERNEL_SCALAR: return 1;
     }
-    return known;
+    return 0;
 }
 
-const char *ign_gemm_kernel(void) { return have_avx2() ? "avx2" : "scalar"; }
+/// The kernel in use: -1 until the first call picks the best one.
+static int selected = -1;
 
-/// The tile kernel over all of C (n columns, the last panel zero-padded).
-static void gemm_tiles(long rs, long cs, int m, int n, int k, const float *a, const float *b, int ldb,
-                       float *c, int ldc, int accumulate) {
+static enum kernel current_kernel(void) {
+    int known = __atomic_load_n(&selected, __ATOMIC_ACQUIRE);
+    if (known < 0) {
+        known = KERNEL_AVX512;
+        while (!supported((enum kernel)known)) known++;
+        __atomic_store_n(&selected, known, __ATOMIC_RELEASE);
+    }
+    return (enum kernel)known;
+}
+
+const char *ign_gemm_kernel(void) { return kernel_names[current_kernel()]; }
+
+int ign_gemm_use_kernel(const char *name) {
+    for (int kernel = KERNEL_AVX512; kernel <= KERNEL_SCALAR; kernel++) {
+        if (strcmp(name, kernel_names[kernel]) == 0 && supported((enum kernel)kernel)) {
+            __atomic_store_n(&selected, kernel, __ATOMIC_RELEASE);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/// A tile kernel (`mr` × `nr`) over all of C (n columns, the last panel zero-padded).
+static void gemm_tiles(tile_kernel tile, int mr, int nr, long rs, long cs, int m, int n, int k, const float *a,
+                       const float *b, int ldb, float *c, int ldc, int accumulate) {
     int depth = k < KC ? k : KC;
-    // A block of B (`depth` rows, up to `width` columns, as NR-wide panels) sized for L2.
-    int width = (BLOCK_FLOATS / depth) / NR * NR;
-    if (width < NR) width = NR;
+    // A block of B (`depth` rows, up to `width` columns, as nr-wide panels) sized for L2.
+    int width = (BLOCK_FLOATS / depth) / nr * nr;
+    if (width < nr) width = nr;
     float *block = panel_buffer((size_t)depth * width);
     if (!block) abort();
     for (int j0 = 0; j0 < n; j0 += width) {
         int columns = n - j0 < width ? n - j0 : width;
-        int panels = (columns + NR - 1) / NR;
+        int panels = (columns + nr - 1) / nr;
         for (int p0 = 0; p0 < k; p0 += KC) {
             int steps = k - p0 < KC ? k - p0 : KC;
             for (int q = 0; q < panels; q++) {
-                int w = columns - q * NR < NR ? columns - q * NR : NR;
-                pack_panel(b, ldb, p0, steps, j0 + q * NR, w, NR, block + (long)q * steps * NR);
+                int w = columns - q * nr < nr ? columns - q * nr : nr;
+                pack_panel(b, ldb, p0, steps, j0 + q * nr, w, nr, block + (long)q * steps * nr);
             }
-            for (int i0 = 0; i0 < m; i0 += MR) {
-                int rows = m - i0 < MR ? m - i0 : MR;
+            for (int i0 = 0; i0 < m; i0 += mr) {
+                int rows = m - i0 < mr ? m - i0 : mr;
                 for (int q = 0; q < panels; q++) {
-                    int w = columns - q * NR < NR ? columns - q * NR : NR;
-                    tile_avx2(steps, a + i0 * rs + p0 * cs, rs, cs, block + (long)q * steps * NR,
-                              c + (long)i0 * ldc + j0 + q * NR, ldc, rows, w, accumulate || p0 > 0);
+                    int w = columns - q * nr < nr ? columns - q * nr : nr;
+                    tile(steps, a + i0 * rs + p0 * cs, rs, cs, block + (long)q * steps * nr,
+                         c + (long)i0 * ldc + j0 + q * nr, ldc, rows, w, accumulate || p0 > 0);
                 }
             }
         }
@@ -271,15 +339,19 @@ void ign_gemm(int trans_a, int m, int n, int k, const float *a, int lda, const f
         if (!accumulate) for (int i = 0; i < m; i++) memset(c + (long)i * ldc, 0, (size_t)n * sizeof(float));
         return;
     }
-    if (!have_avx2()) {
+    enum kernel kernel = current_kernel();
+    if (kernel == KERNEL_SCALAR) {
         ign_gemm_reference(trans_a, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         return;
     }
     long rs = trans_a ? 1 : lda, cs = trans_a ? lda : 1;
-    // Whole panels go to the tile kernel, and so does a last partial one of at least NARROW
-    // columns; fewer columns go to the few-column kernel rather than being padded.
-    int rest = n % NR, wide = rest >= NARROW ? n : n - rest;
-    if (wide > 0) gemm_tiles(rs, cs, m, wide, k, a, b, ldb, c, ldc, accumulate);
+    // Whole 16-column groups go to the tile kernel, and so does a last partial one of at least
+    // NARROW columns; fewer columns go to the few-column kernel rather than being padded.
+    int rest = n % 16, wide = rest >= NARROW ? n : n - rest;
+    if (wide > 0) {
+        if (kernel == KERNEL_AVX512) gemm_tiles(tile_avx512, MR512, NR512, rs, cs, m, wide, k, a, b, ldb, c, ldc, accumulate);
+        else gemm_tiles(tile_avx2, MR, NR, rs, cs, m, wide, k, a, b, ldb, c, ldc, accumulate);
+    }
     if (wide < n) gemm_columns(trans_a, m, n - wide, k, a, lda, b + wide, ldb, c + wide, ldc, accumulate);
 }
 

@@ -32,5 +32,18 @@ public func orderedGemm(transA: Bool = false, m: Int, n: Int, k: Int, _ a: Unsaf
     ign_gemm(transA ? 1 : 0, Int32(m), Int32(n), Int32(k), a, Int32(lda), b, Int32(ldb), c, Int32(ldc), accumulate ? 1 : 0)
 }
 
-/// The instruction set ``orderedGemm(transA:m:n:k:_:lda:_:ldb:_:ldc:accumulate:)`` runs on here: "avx2" or "scalar".
+/// The instruction set ``orderedGemm(transA:m:n:k:_:lda:_:ldb:_:ldc:accumulate:)`` runs on here:
+/// "avx512", "avx2" or "scalar" (the best the CPU has unless ``useOrderedGemmKernel(_:)`` chose).
 public var orderedGemmKernel: String { String(cString: ign_gemm_kernel()) }
+
+/// The kernels of the ordered GEMM this CPU can run.
+public var orderedGemmKernels: [String] {
+    let current = orderedGemmKernel
+    defer { _ = useOrderedGemmKernel(current) }
+    return ["avx512", "avx2", "scalar"].filter { useOrderedGemmKernel($0) }
+}
+
+/// Runs the ordered GEMM on `kernel` from now on, process-wide (results do not change, only
+/// speed); false when this CPU cannot.
+@discardableResult
+public func useOrderedGemmKernel(_ kernel: String) -> Bool { ign_gemm_use_kernel(kernel) != 0 }

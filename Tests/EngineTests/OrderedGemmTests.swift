@@ -3,8 +3,8 @@ import Engine
 import XCTest
 
 /// `orderedGemm` against the plain product it stands for (a scalar `fmaf` chain, bit for bit)
-/// and against OpenBLAS's sgemm (to rounding), on shapes that exercise every edge of its tiles
-/// and both of its kernels (whole panels, and the few-column one).
+/// and against OpenBLAS's sgemm (to rounding), with every kernel this CPU has, on shapes that
+/// exercise every edge of their tiles (whole panels, partial ones, and the few-column path).
 final class OrderedGemmTests: XCTestCase {
     private struct Case { var transA: Bool, m: Int, n: Int, k: Int, accumulate: Bool }
 
@@ -23,10 +23,25 @@ final class OrderedGemmTests: XCTestCase {
         Case(transA: true, m: 100, n: 1, k: 9, accumulate: false),      // one column, a partial row block
         Case(transA: false, m: 11, n: 24, k: 8, accumulate: false),     // a padded last panel
         Case(transA: true, m: 20, n: 31, k: 8, accumulate: true),
+        Case(transA: false, m: 25, n: 40, k: 33, accumulate: true),     // 12-row blocks, a 32-wide panel and 8 more
+        Case(transA: true, m: 12, n: 56, k: 17, accumulate: false),
     ]
 
     func testMatchesTheScalarChainBitForBitAndOpenBLASToRounding() {
-        print("ordered GEMM kernel: \(orderedGemmKernel)")
+        let best = orderedGemmKernel
+        defer { useOrderedGemmKernel(best) }
+        print("ordered GEMM kernels: \(orderedGemmKernels), best \(best)")
+        XCTAssertTrue(orderedGemmKernels.contains("scalar"))
+        XCTAssertEqual(orderedGemmKernels.first, best)
+        for kernel in orderedGemmKernels {
+            XCTAssertTrue(useOrderedGemmKernel(kernel))
+            XCTAssertEqual(orderedGemmKernel, kernel)
+            checkCases(kernel)
+        }
+        XCTAssertFalse(useOrderedGemmKernel("sse9"))
+    }
+
+    private func checkCases(_ kernel: String) {
         var rng = RandomSource(seed: 42)
         for c in cases {
             let lda = (c.transA ? c.m : c.k) + 3, ldb = c.n + 2, ldc = c.n + 1
@@ -41,10 +56,10 @@ final class OrderedGemmTests: XCTestCase {
                 for j in 0..<ldc {
                     let e = i * ldc + j
                     if j >= c.n {
-                        XCTAssertEqual(ours[e].bitPattern, start[e].bitPattern, "\(c): wrote past n at (\(i), \(j))")
+                        XCTAssertEqual(ours[e].bitPattern, start[e].bitPattern, "\(kernel) \(c): wrote past n at (\(i), \(j))")
                         continue
                     }
-                    XCTAssertEqual(ours[e].bitPattern, reference[e].bitPattern, "\(c) at (\(i), \(j))")
+                    XCTAssertEqual(ours[e].bitPattern, reference[e].bitPattern, "\(kernel) \(c) at (\(i), \(j))")
                     XCTAssertEqual(ours[e], blas[e], accuracy: 1e-4 * Float(max(c.k, 1)).squareRoot() * max(1, abs(blas[e])), "\(c) at (\(i), \(j))")
                 }
             }

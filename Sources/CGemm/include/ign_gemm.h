@@ -18,7 +18,13 @@ void ign_gemm(int trans_a, int m, int n, int k, const float *a, int lda, const f
 void ign_gemm_reference(int trans_a, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                         float *c, int ldc, int accumulate);
 
-/// The kernel `ign_gemm` runs on this machine: "avx2" or "scalar".
+/// The kernel `ign_gemm` runs: "avx512", "avx2" or "scalar" (the best this CPU has, unless
+/// `ign_gemm_use_kernel` chose another).
 const char *ign_gemm_kernel(void);
+
+/// Makes `ign_gemm` run the named kernel from now on, process-wide; returns 0 (and changes
+/// nothing) when the name is unknown or the CPU lacks the instructions. The results do not
+/// change: this is for tests and benchmarks that compare kernels.
+int ign_gemm_use_kernel(const char *name);
 
 #endif
