@@ -188,8 +188,12 @@ public func conv2dInputGradient(dy: UnsafePointer<Float>, weight: UnsafePointer<
 }
 
 /// Whether ``conv2dInputGradientByCorrelation(dy:flippedWeight:dx:col:ldCol:inChannels:outChannels:geometry:samples:)``
-/// applies: stride 1 and padding below the kernel size.
-public func inputGradientIsACorrelation(_ g: ConvGeometry) -> Bool { g.stride == 1 && g.padding < g.kernel }
+/// applies and pays: stride 1, padding below the kernel size, and a grid at least as large as
+/// the image (the correlation does `Cin·Cout·k²` multiply-adds per *input* position, the fold per
+/// output position: a 4×4 → 1×1 layer would do 16 times the work, mostly on padding).
+public func inputGradientIsACorrelation(_ g: ConvGeometry) -> Bool {
+    g.stride == 1 && g.padding < g.kernel && g.imageSize <= g.gridSize
+}
 
 /// The geometry of a stride-1 convolution's adjoint seen as a convolution itself: dy
 /// (`outChannels × grid`) is the image, padded `k−1−p`, and the grid is the input's size.

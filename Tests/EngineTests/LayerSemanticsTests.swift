@@ -47,7 +47,6 @@ final class LayerSemanticsTests: XCTestCase {
         for (k, p, h, w, cin, cout) in [(3, 1, 7, 5, 3, 4), (3, 0, 6, 6, 5, 2), (1, 0, 4, 3, 6, 7), (5, 2, 9, 8, 2, 3), (3, 2, 4, 4, 2, 2)] {
             let n = 3, oh = h + 2 * p - k + 1, ow = w + 2 * p - k + 1
             let g = ConvGeometry(channels: cin, kernel: k, stride: 1, padding: p, imageH: h, imageW: w, gridH: oh, gridW: ow)
-            XCTAssertTrue(inputGradientIsACorrelation(g))
             var rng = RandomSource(seed: UInt64(k * 1000 + h * 10 + p))
             let dy = rng.normals(cout * n * g.gridSize), weight = rng.normals(cout * cin * k * k)
             var plain = [Float](repeating: .nan, count: cin * n * g.imageSize)
@@ -72,6 +71,10 @@ final class LayerSemanticsTests: XCTestCase {
         }
         let strided = ConvGeometry(channels: 1, kernel: 3, stride: 2, padding: 1, imageH: 4, imageW: 4, gridH: 2, gridW: 2)
         XCTAssertFalse(inputGradientIsACorrelation(strided))
+        let same = ConvGeometry(channels: 1, kernel: 3, stride: 1, padding: 1, imageH: 4, imageW: 4, gridH: 4, gridW: 4)
+        XCTAssertTrue(inputGradientIsACorrelation(same))
+        let shrinking = ConvGeometry(channels: 1, kernel: 4, stride: 1, padding: 0, imageH: 4, imageW: 4, gridH: 1, gridW: 1)
+        XCTAssertFalse(inputGradientIsACorrelation(shrinking), "16 times the multiply-adds of the fold")
     }
     /// im2col matches the textbook definition, zero padding included.
     func testIm2colMatchesDefinition() {
