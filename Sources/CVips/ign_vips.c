@@ -281,6 +281,34 @@ int ign_vips_gaussblur(IgnVipsImage *in, IgnVipsImage **out, double sigma, doubl
     SHARED(vips_gaussblur(in, out, sigma, "min_ampl", min_ampl, "precision", VIPS_PRECISION_FLOAT, NULL));
 }
 
+static int gaussian_mask(double sigma, double min_ampl, double *mask, int capacity) {
+    VipsImage *made = NULL, *wide = NULL;
+    if (vips_gaussmat(&made, sigma, min_ampl, "separable", TRUE, "precision", VIPS_PRECISION_FLOAT, NULL)) return -1;
+    int width = made->Xsize * made->Ysize;
+    double scale = vips_image_get_scale(made);
+    int result = -2;
+    if (width <= capacity && !vips_cast(made, &wide, VIPS_FORMAT_DOUBLE, NULL)) {
+        size_t length = 0;
+        double *values = vips_image_write_to_memory(wide, &length);
+        if (values && length == (size_t)width * sizeof(double)) {
+            for (int i = 0; i < width; i++) mask[i] = values[i] / scale;
+            result = width;
+        } else {
+            result = -1;
+        }
+        g_free(values);
+    } else if (width <= capacity) {
+        result = -1;
+    }
+    if (wide) g_object_unref(wide);
+    g_object_unref(made);
+    return result;
+}
+
+int ign_vips_gaussian_mask(double sigma, double min_ampl, double *mask, int capacity) {
+    SHARED(gaussian_mask(sigma, min_ampl, mask, capacity));
+}
+
 int ign_vips_median(IgnVipsImage *in, IgnVipsImage **out, int size) {
     SHARED(vips_median(in, out, size, NULL));
 }

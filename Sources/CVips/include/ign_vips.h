@@ -175,6 +175,10 @@ int ign_vips_canny(IgnVipsImage *in, IgnVipsImage **out, double sigma);
 /** vips_gaussblur with the given sigma, float precision, and the mask cut where it falls below
  *  min_ampl of its peak (libvips' default of 0.2 leaves a one-tap mask, no blur, for sigma <= 0.5). */
 int ign_vips_gaussblur(IgnVipsImage *in, IgnVipsImage **out, double sigma, double min_ampl);
+/** The separable mask vips_gaussblur uses for `sigma` and `min_ampl` (vips_gaussmat, float
+ *  precision), divided by its scale, into `mask`: returns its width, or -1 on a libvips error,
+ *  or -2 when it is wider than `capacity`. */
+int ign_vips_gaussian_mask(double sigma, double min_ampl, double *mask, int capacity);
 /** vips_median: size x size median filter (vips_rank at the middle index). */
 int ign_vips_median(IgnVipsImage *in, IgnVipsImage **out, int size);
 /** vips_text: `text` drawn in `font` (a Pango description, "Family Size"), loaded from
