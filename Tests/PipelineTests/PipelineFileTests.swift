@@ -18,7 +18,7 @@ final class PipelineFileTests: XCTestCase {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let folder = root.appendingPathComponent("pipelines")
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }.sorted()
-        XCTAssertEqual(names, ["benchmark.yaml", "colorize-photos.yaml", "colorize.yaml", "denoise.yaml", "drift.yaml", "photo-benchmark.yaml", "sketch.yaml"])
+        XCTAssertEqual(names, ["benchmark.yaml", "colorize-photos.yaml", "colorize.yaml", "denoise.yaml", "drift.yaml", "peer-benchmark.yaml", "photo-benchmark.yaml", "sketch.yaml"])
         var jobs: [String: Job] = [:]
         for name in names { jobs[name] = try PipelineFile.load(folder.appendingPathComponent(name)) }
         XCTAssertEqual(jobs["denoise.yaml"]?.fit, .tiles)
@@ -30,6 +30,8 @@ final class PipelineFileTests: XCTestCase {
         XCTAssertEqual(jobs["photo-benchmark.yaml"]?.fit, .tiles)
         XCTAssertEqual(jobs["drift.yaml"]?.artifacts, [])
         XCTAssertEqual(jobs["benchmark.yaml"]?.corruptions, [.noise(sigma: 0.2)])
+        XCTAssertEqual(jobs["peer-benchmark.yaml"]?.artifacts, [.output], "the peer writes only the outputs")
+        XCTAssertEqual(jobs["peer-benchmark.yaml"]?.measures, jobs["benchmark.yaml"]?.measures)
         XCTAssertEqual(Set(jobs.values.compactMap(\.model)), ["fashion28", "emoji32", "photo32"])
     }
 
