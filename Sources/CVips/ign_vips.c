@@ -284,22 +284,18 @@ int ign_vips_gaussblur(IgnVipsImage *in, IgnVipsImage **out, double sigma, doubl
 static int gaussian_mask(double sigma, double min_ampl, double *mask, int capacity) {
     VipsImage *made = NULL, *wide = NULL;
     if (vips_gaussmat(&made, sigma, min_ampl, "separable", TRUE, "precision", VIPS_PRECISION_FLOAT, NULL)) return -1;
-    int width = made->Xsize * made->Ysize;
+    int width = made->Xsize * made->Ysize, result = -1;
     double scale = vips_image_get_scale(made);
-    int result = -2;
-    if (width <= capacity && !vips_cast(made, &wide, VIPS_FORMAT_DOUBLE, NULL)) {
-        size_t length = 0;
-        double *values = vips_image_write_to_memory(wide, &length);
-        if (values && length == (size_t)width * sizeof(double)) {
-            for (int i = 0; i < width; i++) mask[i] = values[i] / scale;
-            result = width;
-        } else {
-            result = -1;
-        }
-        g_free(values);
-    } else if (width <= capacity) {
-        result = -1;
+    size_t length = 0;
+    double *values = NULL;
+    if (width > capacity) {
+        result = -2;
+    } else if (!vips_cast(made, &wide, VIPS_FORMAT_DOUBLE, NULL) && (values = vips_image_write_to_memory(wide, &length))
+               && length == (size_t)width * sizeof(double)) {
+        for (int i = 0; i < width; i++) mask[i] = values[i] / scale;
+        result = width;
     }
+    g_free(values);
     if (wide) g_object_unref(wide);
     g_object_unref(made);
     return result;
