@@ -12,17 +12,40 @@ import Darwin
 public enum AtomicFile {
     /// Writes `data` to `url` atomically.
     public static func write(_ data: Data, to url: URL) throws {
+        try write(to: url) { put in try data.withUnsafeBytes { try put($0) } }
+    }
+
+    /// Writes to `url` atomically what `fill` hands to `put`, in as many pieces as it likes, so
+    /// that a large file need not be in memory at once. An error `fill` throws is passed on
+    /// (the destination unchanged).
+    public static func write(to url: URL, _ fill: (_ put: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let path = url.path
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(temporaryName())
-        do {
-            try data.write(to: temporary, options: [.withoutOverwriting])
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw AtomicWriteError(.temporaryFile, path, "writing a temporary file failed: \(error.localizedDescription)")
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(temporaryName()).path
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw AtomicWriteError(.temporaryFile, path, "writing a temporary file failed: \(String(cString: strerror(errno)))")
         }
-        if rename(temporary.path, path) != 0 {
+        do {
+            try fill { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = writeBytes(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                    if written < 0 && errno == EINTR { continue }
+                    guard written > 0 else {
+                        throw AtomicWriteError(.temporaryFile, path, "writing a temporary file failed: \(String(cString: strerror(errno)))")
+                    }
+                    offset += written
+                }
+            }
+        } catch {
+            close(descriptor)
+            unlink(temporary)
+            throw error
+        }
+        close(descriptor)
+        if rename(temporary, path) != 0 {
             let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
+            unlink(temporary)
             throw AtomicWriteError(.rename, path, "renaming into place failed: \(reason)")
         }
     }
@@ -47,6 +70,9 @@ public enum AtomicFile {
         return digits.count == 16 && digits.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 }
+
+/// POSIX `write` (inside ``AtomicFile`` the name is its own method's).
+private func writeBytes(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(descriptor, bytes, count) }
 
 /// An atomic write that failed, with the destination and the cause.
 public struct AtomicWriteError: Error, CustomStringConvertible, Equatable {

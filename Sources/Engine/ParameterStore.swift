@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Every trainable parameter of a model in one flat allocation laid out as
 /// `[parameters | gradients | Adam m | Adam v]`, with named views into it (llm.c style):
 /// the optimiser is one loop and a checkpoint one write.
@@ -50,15 +56,16 @@ public final class ParameterStore {
     public init(layout: Layout) {
         self.layout = layout
         count = layout.parameterCount
-        storage = .allocate(capacity: max(4 * count, 1))
-        storage.initialize(repeating: 0, count: max(4 * count, 1))
+        // calloc: a large block comes zeroed from the kernel and takes memory only as pages are
+        // written, so a model that is only run never pays for its gradients and moments.
+        storage = calloc(max(4 * count, 1), MemoryLayout<Float>.stride)!.assumingMemoryBound(to: Float.self)
         buffers = .allocate(capacity: max(layout.bufferCount, 1))
         buffers.initialize(repeating: 0, count: max(layout.bufferCount, 1))
         counters = Array(repeating: 0, count: layout.counters.count)
     }
 
     deinit {
-        storage.deallocate()
+        free(storage)
         buffers.deallocate()
     }
 

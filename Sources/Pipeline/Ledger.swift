@@ -16,32 +16,33 @@ final class Ledger: @unchecked Sendable {
     private let errorsURL: URL
     private let metrics: LineLog
     private let errors: LineLog
-    private var done: Set<String> = []
+    private let done: Set<String>
 
     /// Opens the ledger in `tree` for the inputs `stamps` (path → size and time); `fresh`
     /// forgets earlier runs. A shard keeps its own files (``Shard/metricsFile``, …).
     init(tree: OutputTree, stamps: [String: FileStamp], plan: OutputPlan, fresh: Bool, shard: Shard? = nil) throws {
         metricsURL = tree.root.appendingPathComponent(shard?.metricsFile ?? PipelineRunner.metricsFile)
         errorsURL = tree.root.appendingPathComponent(shard?.errorsFile ?? PipelineRunner.errorsFile)
-        var kept: [String] = []
+        var kept: [LineRef] = [], done: Set<String> = []
         if !fresh {
             var seen: Set<String> = []
             func exists(_ name: String) -> Bool { FileSystem.isFile(tree.root.path + "/" + name) }
-            for line in LineLog.readLines(metricsURL) {
-                guard let record = ImageRecord(jsonLine: line), !seen.contains(record.path) else { continue }
+            LineLog.scanLines(metricsURL) { line, bytes in
+                guard let record = ImageRecord(jsonLine: line), !seen.contains(record.path) else { return }
                 if let stamp = stamps[record.path] {
                     guard record.source == stamp, let names = plan.names[record.path],
-                          names.values.allSatisfy(exists) else { continue }
+                          names.values.allSatisfy(exists) else { return }
                     done.insert(record.path)
                 } else if let output = record.output, !exists(output) {
-                    continue
+                    return
                 }
                 seen.insert(record.path)
-                kept.append(String(line))
+                kept.append(LineRef(file: 0, bytes: bytes))
             }
         }
-        try LineLog.rewrite(metricsURL, lines: kept)
-        try LineLog.rewrite(errorsURL, lines: [])
+        self.done = done
+        try LineLog.rewrite(metricsURL, lines: kept, of: LineFiles([metricsURL]))
+        try FileSystem.writeAtomically(Data(), to: errorsURL)
         let summaries = shard.map { [$0.summaryFile, $0.doneFile] } ?? [PipelineRunner.summaryJSON, PipelineRunner.summaryCSV]
         for name in summaries {
             try? FileManager.default.removeItem(at: tree.root.appendingPathComponent(name))
@@ -61,23 +62,44 @@ final class Ledger: @unchecked Sendable {
 
     /// Sorts both files by path (UTF-8 bytes, the input order) and summarises the metrics.
     func finish() throws -> RunSummary {
-        let result = Ledger.sorted(metrics: LineLog.readLines(metricsURL), errors: LineLog.readLines(errorsURL))
-        try LineLog.rewrite(metricsURL, lines: result.metrics)
-        try LineLog.rewrite(errorsURL, lines: result.errors)
-        return result.summary
+        try Ledger.merge(metrics: [metricsURL], errors: [errorsURL], into: metricsURL, errorsURL)
     }
 
-    /// Metrics and error lines in input order (by path, as UTF-8 bytes; then by the line) and their
-    /// summary: what `finish()` writes, and what ``ShardMerge`` writes from all shards' lines.
-    static func sorted(metrics: [Substring], errors: [Substring]) -> (metrics: [String], errors: [String], summary: RunSummary) {
-        func sorted<T>(_ lines: [Substring], _ parse: (Substring) -> T?, _ path: (T) -> String) -> [(line: String, value: T)] {
-            lines.compactMap { line in parse(line).map { (String(line), $0) } }.sorted {
-                let a = path($0.value), b = path($1.value)
-                return a != b ? a.utf8.lexicographicallyPrecedes(b.utf8) : $0.line.utf8.lexicographicallyPrecedes($1.line.utf8)
+    /// Writes the metrics and error lines of `metrics` and `errors` files, in input order (by
+    /// path, as UTF-8 bytes; then by the line), to `metricsURL` and `errorsURL` (which may be
+    /// among them), and summarises the metrics: what `finish()` does with a run's own files, and
+    /// ``ShardMerge`` with all shards'. Memory holds per line its path, place and figures, never
+    /// the line itself.
+    static func merge(metrics: [URL], errors: [URL], into metricsURL: URL, _ errorsURL: URL) throws -> RunSummary {
+        var accumulator = RunSummary.Accumulator()
+        let metricFiles = LineFiles(metrics), errorFiles = LineFiles(errors)
+        let records = try sortedLines(metricFiles) { line in
+            ImageRecord(jsonLine: line).map { accumulator.add($0); return $0.path }
+        }
+        let failures = try sortedLines(errorFiles) { FailureRecord(jsonLine: $0)?.path }
+        try LineLog.rewrite(metricsURL, lines: records, of: metricFiles)
+        try LineLog.rewrite(errorsURL, lines: failures, of: errorFiles)
+        return RunSummary(accumulator, failures: failures.count)
+    }
+
+    /// The lines of `files` that `path` reads, sorted by that path (UTF-8 bytes; lines with the
+    /// same path by their bytes).
+    private static func sortedLines(_ files: LineFiles, path: (Substring) -> String?) throws -> [LineRef] {
+        var lines: [(path: String, line: LineRef)] = []
+        for (index, url) in files.urls.enumerated() {
+            LineLog.scanLines(url) { text, bytes in
+                if let key = path(text) { lines.append((key, LineRef(file: index, bytes: bytes))) }
             }
         }
-        let records = sorted(metrics, ImageRecord.init(jsonLine:), \.path)
-        let failures = sorted(errors, FailureRecord.init(jsonLine:), \.path)
-        return (records.map(\.line), failures.map(\.line), RunSummary(records: records.map(\.value), failures: failures.count))
+        var failure: Error?
+        lines.sort { a, b in
+            if a.path != b.path { return a.path.utf8.lexicographicallyPrecedes(b.path.utf8) }
+            do { return try files.bytes(a.line).lexicographicallyPrecedes(files.bytes(b.line)) } catch {
+                failure = failure ?? error
+                return false
+            }
+        }
+        if let failure { throw failure }
+        return lines.map(\.line)
     }
 }

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -166,7 +167,7 @@ enum JSON {
 
 /// An append-only JSON-lines file. Each line goes out in one `write` on a descriptor opened
 /// with `O_APPEND`, so a killed process leaves at most one torn last line, which
-/// ``readLines(_:)`` drops.
+/// ``scanLines(_:_:)`` drops.
 final class LineLog: @unchecked Sendable {
     let url: URL
     private let descriptor: Int32
@@ -196,17 +197,90 @@ final class LineLog: @unchecked Sendable {
         }
     }
 
-    /// The complete lines of a file (those ending in a newline); none if it does not exist.
-    static func readLines(_ url: URL) -> [Substring] {
-        guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
-        var segments = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        segments.removeLast()  // what follows the last newline: nothing, or a torn line
-        return segments.compactMap { String(data: Data($0), encoding: .utf8).map { Substring($0) } }
-            .filter { !$0.isEmpty }
+    /// Calls `body` with each complete line of a file (one that ends in a newline; a torn last
+    /// line is dropped) and its bytes, newline excluded. The file is read in blocks, so memory
+    /// does not grow with it. Empty lines and lines that are not UTF-8 are skipped; a file
+    /// that does not exist has no lines.
+    static func scanLines(_ url: URL, _ body: (Substring, Range<Int>) throws -> Void) rethrows {
+        let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        defer { close(descriptor) }
+        var block = [UInt8](repeating: 0, count: 1 << 16)
+        var pending: [UInt8] = [], pendingOffset = 0  // bytes after the last newline, and where they start
+        while true {
+            let count = block.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { return }
+            pending += block[..<count]
+            var start = 0
+            while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                if newline > start, let line = String(bytes: pending[start..<newline], encoding: .utf8) {
+                    try body(Substring(line), (pendingOffset + start)..<(pendingOffset + newline))
+                }
+                start = newline + 1
+            }
+            pending.removeFirst(start)
+            pendingOffset += start
+        }
     }
 
-    /// Replaces a file's content atomically with `lines`.
-    static func rewrite(_ url: URL, lines: [String]) throws {
-        try FileSystem.writeAtomically(Data(lines.map { $0 + "\n" }.joined().utf8), to: url)
+    /// Writes `lines` of `files` (by ``LineFiles``), each followed by a newline, atomically to
+    /// `url`, which may be one of `files`. Lines are read back one at a time.
+    static func rewrite(_ url: URL, lines: [LineRef], of files: LineFiles) throws {
+        do {
+            try AtomicFile.write(to: url) { put in
+                var block: [UInt8] = []
+                block.reserveCapacity(1 << 16)
+                for line in lines {
+                    block += try files.bytes(line)
+                    block.append(UInt8(ascii: "\n"))
+                    if block.count >= 1 << 16 {
+                        try block.withUnsafeBytes(put)
+                        block.removeAll(keepingCapacity: true)
+                    }
+                }
+                try block.withUnsafeBytes(put)
+            }
+        } catch let error as AtomicWriteError {
+            throw PipelineError(.output, error.description)
+        }
+    }
+}
+
+/// Where one line of a JSON-lines file lies: which of a ``LineFiles``' files, and its bytes
+/// (newline excluded).
+struct LineRef: Sendable {
+    var file: Int
+    var bytes: Range<Int>
+}
+
+/// JSON-lines files held open to read lines back by their ``LineRef``s.
+final class LineFiles {
+    let urls: [URL]
+    private let descriptors: [Int32]
+
+    /// Opens `urls` for reading; one that does not exist reads as empty.
+    init(_ urls: [URL]) {
+        self.urls = urls
+        descriptors = urls.map { open($0.path, O_RDONLY | O_CLOEXEC) }
+    }
+
+    deinit { for descriptor in descriptors where descriptor >= 0 { close(descriptor) } }
+
+    /// The bytes of one line.
+    func bytes(_ line: LineRef) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: line.bytes.count)
+        var done = 0
+        while done < bytes.count {
+            let count = bytes.withUnsafeMutableBytes {
+                pread(descriptors[line.file], $0.baseAddress! + done, $0.count - done, off_t(line.bytes.lowerBound + done))
+            }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else {
+                throw PipelineError(.output, "\(urls[line.file].path): cannot read a line back (\(count < 0 ? String(cString: strerror(errno)) : "the file is shorter"))")
+            }
+            done += count
+        }
+        return bytes
     }
 }

@@ -26,13 +26,42 @@ public struct RunSummary: Equatable, Sendable {
     /// Bins of the drift histogram.
     public static let bins = 20
 
+    /// The figures of records, gathered one record at a time: per figure only its values.
+    public struct Accumulator: Sendable {
+        private(set) var names: [String] = []
+        private(set) var values: [[Double]] = []
+        private(set) var images = 0
+
+        public init() {}
+
+        /// Adds one image's figures. Infinite values (the PSNR of identical images) are left out.
+        public mutating func add(_ record: ImageRecord) {
+            let figures = record.figures
+            if names.isEmpty {
+                names = figures.map(\.name)
+                values = Array(repeating: [], count: figures.count)
+            }
+            for (index, figure) in figures.enumerated() {
+                if let value = figure.value, value.isFinite { values[index].append(value) }
+            }
+            images += 1
+        }
+    }
+
     /// Summarises records. Infinite values (the PSNR of identical images) are left out.
     public init(records: [ImageRecord], failures: Int) {
-        images = records.count
+        var accumulator = Accumulator()
+        for record in records { accumulator.add(record) }
+        self.init(accumulator, failures: failures)
+    }
+
+    /// Summarises what `accumulator` gathered.
+    public init(_ accumulator: Accumulator, failures: Int) {
+        images = accumulator.images
         self.failures = failures
         var statistics: [Statistics] = []
-        for (index, name) in (records.first?.figures.map(\.name) ?? []).enumerated() {
-            let values = records.compactMap { $0.figures[index].value }.filter(\.isFinite).sorted()
+        for (name, unsorted) in zip(accumulator.names, accumulator.values) {
+            let values = unsorted.sorted()
             guard let top = values.last else { continue }
             let middle = values.count / 2
             let median = values.count % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2
@@ -41,7 +70,7 @@ public struct RunSummary: Equatable, Sendable {
                                          median: median, p95: values[Swift.max(0, rank - 1)], max: top))
         }
         self.statistics = statistics
-        let drifts = records.compactMap(\.drift).filter(\.isFinite)
+        let drifts = accumulator.names.firstIndex(of: "drift").map { accumulator.values[$0] } ?? []
         if let top = drifts.max() {
             let width = top > 0 ? top / Double(RunSummary.bins) : 1
             driftEdges = (0...RunSummary.bins).map { Double($0) * width }

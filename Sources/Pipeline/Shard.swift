@@ -120,24 +120,19 @@ public enum ShardMerge {
             let list = missing.prefix(20).map(String.init).joined(separator: ", ") + (missing.count > 20 ? ", …" : "")
             throw PipelineError(.output, "\(missing.count) of \(count) shards are not complete (\(list)): run them (ign run --shard I/\(count)), then merge again")
         }
-        for index in 0..<count {
-            let shard = try Shard(index: index, count: count)
+        let shards = try (0..<count).map { try Shard(index: $0, count: count) }
+        for shard in shards {
             do { try OutputLock(folder: tree.root, name: shard.lockFile, wait: false).release() } catch {
                 throw PipelineError(.output, "shard \(shard) is still running (it holds \(shard.lockFile)): merge when it ends")
             }
         }
-        var metrics: [Substring] = [], errors: [Substring] = []
-        for index in 0..<count {
-            let shard = try Shard(index: index, count: count)
-            metrics += LineLog.readLines(tree.root.appendingPathComponent(shard.metricsFile))
-            errors += LineLog.readLines(tree.root.appendingPathComponent(shard.errorsFile))
-        }
-        let merged = Ledger.sorted(metrics: metrics, errors: errors)
-        try LineLog.rewrite(tree.root.appendingPathComponent(PipelineRunner.metricsFile), lines: merged.metrics)
-        try LineLog.rewrite(tree.root.appendingPathComponent(PipelineRunner.errorsFile), lines: merged.errors)
-        try FileSystem.writeAtomically(Data(merged.summary.json.utf8), to: tree.root.appendingPathComponent(PipelineRunner.summaryJSON))
-        try FileSystem.writeAtomically(Data(merged.summary.csv.utf8), to: tree.root.appendingPathComponent(PipelineRunner.summaryCSV))
+        let merged = try Ledger.merge(metrics: shards.map { tree.root.appendingPathComponent($0.metricsFile) },
+                                      errors: shards.map { tree.root.appendingPathComponent($0.errorsFile) },
+                                      into: tree.root.appendingPathComponent(PipelineRunner.metricsFile),
+                                      tree.root.appendingPathComponent(PipelineRunner.errorsFile))
+        try FileSystem.writeAtomically(Data(merged.json.utf8), to: tree.root.appendingPathComponent(PipelineRunner.summaryJSON))
+        try FileSystem.writeAtomically(Data(merged.csv.utf8), to: tree.root.appendingPathComponent(PipelineRunner.summaryCSV))
         tree.removeStaleTemporaries()
-        return merged.summary
+        return merged
     }
 }
