@@ -36,7 +36,7 @@ public struct Architecture: Sendable, Equatable {
             + decoder(channels).enumerated().map { ("decoder.\($0.offset)", $0.element) }
     }
 
-    public static let all: [Architecture] = [dcgan28, dcgan32, dcgan64, tiny28, fcn8, fcn16, fcnTiny]
+    public static let all: [Architecture] = [dcgan28, dcgan32, dcgan64, tiny28, fcn8, fcn16, fcn16Skip, fcnTiny]
 
     public var isFullyConvolutional: Bool { sizeMultiple > 0 }
 
@@ -92,14 +92,21 @@ public struct Architecture: Sendable, Equatable {
     public static let fcn8 = fullyConvolutional(name: "fcn8", width: 32, latent: 8)
     /// Fully convolutional, width 32, latent 16 channels at 1/4 resolution (1/3 of an RGB image's numbers).
     public static let fcn16 = fullyConvolutional(name: "fcn16", width: 32, latent: 16)
+    /// fcn16 with a full-resolution skip: the last conv also reads the first conv's features, so
+    /// detail need not pass the latent. Same tensor names as fcn16 up to the last conv, whose
+    /// input doubles (`decoder.14`).
+    public static let fcn16Skip = fullyConvolutional(name: "fcn16-skip", width: 32, latent: 16, fullResolutionSkip: true)
     /// fcn8's layers at width 4, latent 2: for tests.
     public static let fcnTiny = fullyConvolutional(name: "fcn-tiny", width: 4, latent: 2, imageSize: 16)
 
     /// Encoder: 3×3 conv, two stride-2 convs down to 1/4, a residual block, a 1×1 conv to the
     /// latent. Decoder: a 1×1 conv, a residual block, two (nearest ×2 upsample, 3×3 conv) steps
-    /// back to full size, a 3×3 conv to the image, tanh. No normalisation: every output depends
-    /// on its own input alone, at any size, in training and in use.
-    private static func fullyConvolutional(name: String, width w: Int, latent k: Int, imageSize: Int = 64) -> Architecture {
+    /// back to full size, a 3×3 conv to the image (with `fullResolutionSkip`, over those features
+    /// concatenated with the first conv's), tanh. No normalisation: every output depends on its
+    /// own input alone, at any size, in training and in use.
+    private static func fullyConvolutional(
+        name: String, width w: Int, latent k: Int, imageSize: Int = 64, fullResolutionSkip: Bool = false
+    ) -> Architecture {
         Architecture(
             name: name, imageSize: imageSize, latentChannels: k, sizeMultiple: 4, initialization: .kaiming,
             encoder: { c in [
@@ -114,8 +121,7 @@ public struct Architecture: Sendable, Equatable {
                 conv(2 * w, 2 * w, 3, 1, 1), lrelu, conv(2 * w, 2 * w, 3, 1, 1), .add("decoder.1"), lrelu,
                 .upsample(factor: 2), conv(2 * w, w, 3, 1, 1), lrelu,
                 .upsample(factor: 2), conv(w, w, 3, 1, 1), lrelu,
-                conv(w, c, 3, 1, 1), tanh,
-            ] })
+            ] + (fullResolutionSkip ? [.concat("encoder.1"), conv(2 * w, c, 3, 1, 1)] : [conv(w, c, 3, 1, 1)]) + [tanh] })
     }
 
     private static func twentyEight(name: String, width w: Int) -> Architecture {
