@@ -1,4 +1,5 @@
 import Foundation
+import IGN
 import Imaging
 
 /// Everything that describes one pipeline: where images come from and go, what is done to
@@ -98,6 +99,10 @@ public struct Job: Equatable, Sendable {
     public var corruptAt: CorruptAt = .input
     /// Applications of f: the output is f^steps(x).
     public var steps = 1
+    /// The BatchNorm statistics f runs with: the projection set (on data; the default) or the
+    /// generation set (on f's chain from noise). Batch statistics are refused: an output would
+    /// depend on which images happen to share its batch.
+    public var statistics: StatisticsSet = .projection
     /// Samples (images or tiles) per network call.
     public var batch = 64
     /// Decode/encode threads; 0 means one per core.
@@ -140,6 +145,9 @@ public struct Job: Equatable, Sendable {
         guard !input.isEmpty else { throw bad("no input folder given") }
         guard !output.isEmpty else { throw bad("no output folder given") }
         guard (1...100).contains(steps) else { throw bad("steps must be 1...100, got \(steps)") }
+        if statistics == .batch {
+            throw bad("statistics: batch would make each output depend on which images share its batch: use projection or generation")
+        }
         guard (1...4096).contains(batch) else { throw bad("batch must be 1...4096, got \(batch)") }
         guard (0...256).contains(workers) else { throw bad("workers must be 0...256 (0 = one per core), got \(workers)") }
         guard (0...256).contains(threads) else { throw bad("threads must be 0...256 (0 = one per core), got \(threads)") }
@@ -184,6 +192,7 @@ public struct Job: Equatable, Sendable {
             "seed": String(seed),
         ]
         if fit == .whole { settings["block"] = String(block) }
+        if statistics != .projection { settings["statistics"] = statistics.rawValue }
         return settings
     }
 }

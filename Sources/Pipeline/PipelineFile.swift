@@ -1,4 +1,5 @@
 import Foundation
+import IGN
 import Imaging
 import Yams
 
@@ -18,7 +19,7 @@ import Yams
 public enum PipelineFile {
     /// Every key a pipeline file may hold.
     public static let keys = [
-        "input", "output", "model", "fit", "size", "overlap", "block", "corrupt", "corrupt-at", "steps", "batch", "workers",
+        "input", "output", "model", "fit", "size", "overlap", "block", "corrupt", "corrupt-at", "steps", "statistics", "batch", "workers",
         "threads", "format", "color", "write", "metrics", "include", "exclude", "follow-symlinks",
         "seed", "max-pixels",
     ]
@@ -119,6 +120,12 @@ public enum PipelineFile {
         }
         if let corruptAt = try choice("corrupt-at", Job.CorruptAt.self) { job.corruptAt = corruptAt }
         if let steps = try integer("steps", 1...100) { job.steps = steps }
+        if let statistics = try choice("statistics", StatisticsSet.self) {
+            guard statistics != .batch else {
+                throw fail(values["statistics"], "statistics must be projection or generation (batch would make each output depend on which images share its batch)")
+            }
+            job.statistics = statistics
+        }
         if let batch = try integer("batch", 1...4096) { job.batch = batch }
         if let workers = try integer("workers", 0...256) { job.workers = workers }
         if let threads = try integer("threads", 0...256) { job.threads = threads }

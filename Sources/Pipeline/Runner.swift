@@ -57,6 +57,8 @@ public final class PipelineRunner {
     public var onProgress: ((RunProgress) -> Void)?
     /// Called (serially, from any thread) for each input that fails.
     public var onFailure: ((FailureRecord) -> Void)?
+    /// Called once with a remark on the run's settings (a model without the statistics asked for).
+    public var onNote: ((String) -> Void)?
 
     /// Most bytes of decoded images held at once (one image alone may exceed it).
     public static let memoryBudget = 1 << 30
@@ -140,7 +142,8 @@ public final class PipelineRunner {
         }
         var projector: Projector?
         if let model {
-            projector = Projector(model: model, threads: threads)
+            if let note = model.resolve(job.statistics).note { onNote?(note) }
+            projector = Projector(model: model, threads: threads, statistics: job.statistics)
         }
         let scheduler = Scheduler(job: job, files: pending, stamps: found.stamps, plan: plan, fit: job.imageFit(model: model),
                                   channels: model?.channels, threads: threads, finisher: Finisher(job: job, tree: tree), state: state,

@@ -84,7 +84,7 @@ struct DriftCommand: ParsableCommand {
     private func runScoring() throws {
         let network = try model.load()
         let threads = options.threads.map { $0 == 0 ? ProcessInfo.processInfo.activeProcessorCount : $0 } ?? ProcessInfo.processInfo.activeProcessorCount
-        let scorer = OutOfDistributionScorer(projector: makeProjector(network, statistics: .projection, threads: threads))
+        let scorer = OutOfDistributionScorer(projector: makeProjector(network, statistics: options.statistics ?? .projection, threads: threads))
         var inputs = try ScoredSet(input, scorer: scorer)
         for failure in inputs.failures { printError("\(failure.path): \(failure.message) (skipped)") }
         guard inputs.count > 0 else { throw CommandError("\(input): no image could be scored") }

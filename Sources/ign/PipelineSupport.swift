@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import IGN
 import Pipeline
 import Report
 #if canImport(Glibc)
@@ -14,6 +15,7 @@ func runPipeline(_ job: Job, force: Bool, quiet: Bool, keepsFolder: Bool = true,
     let runner = PipelineRunner(job: job, force: force, waitsForLock: waitsForLock)
     runner.onProgress = display.update
     runner.onFailure = display.report
+    runner.onNote = { printError("note: \($0)") }
     let report: RunReport
     do {
         report = try runner.run()
@@ -40,6 +42,8 @@ struct PipelineOptions: ParsableArguments {
     @Option(help: "Decode/encode threads (default, or 0: one per core).") var workers: Int?
     @Option(help: "Network threads (default, or 0: one per core).") var threads: Int?
     @Option(help: "Samples (images or tiles) per network call.") var batch: Int?
+    @Option(help: "BatchNorm statistics: projection (on data) or generation (on f's chain from noise) (overrides the file's; default projection).")
+    var statistics: StatisticsSet?
     @Option(help: "Only files matching this glob (repeatable; `*.jpg`, `photos/**/*.png`).") var include: [String] = []
     @Option(help: "Leave out files matching this glob (repeatable).") var exclude: [String] = []
     @Flag(help: "Redo every image instead of resuming what an earlier run left.") var force = false
@@ -52,12 +56,16 @@ struct PipelineOptions: ParsableArguments {
         if let workers { try Check.count("--workers", workers, in: PipelineOptions.threadCounts) }
         if let threads { try Check.count("--threads", threads, in: PipelineOptions.threadCounts) }
         if let batch { try Check.count("--batch", batch, in: Check.batch) }
+        if statistics == .batch {
+            throw ValidationError("--statistics batch would make each output depend on which images share its batch: use projection or generation")
+        }
     }
 
     func apply(to job: inout Job) {
         if let workers { job.workers = workers }
         if let threads { job.threads = threads }
         if let batch { job.batch = batch }
+        if let statistics { job.statistics = statistics }
         if !include.isEmpty { job.include = include }
         if !exclude.isEmpty { job.exclude = exclude }
     }

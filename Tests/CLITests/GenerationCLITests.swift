@@ -1,6 +1,8 @@
 import Engine
 import Foundation
 import IGN
+import Imaging
+import Pipeline
 import XCTest
 
 /// `ign sample` / `ign interpolate` as arrays, the two sets of BatchNorm statistics from the
@@ -72,6 +74,42 @@ extension CLITests {
         try ign(["calibrate", "--model", "model.safetensors", "--for", "generation", "--data", "data.npy", "--out", "x.safetensors"], expect: 2)
         try ign(["calibrate", "--model", "model.safetensors", "--out", "x.safetensors"], expect: 2)
         try ign(["sample", "--model", "both.safetensors", "--statistics", "running", "--out", "x.npy"], expect: 2)
+    }
+
+    /// `ign run --statistics` (and the file's `statistics:`) picks the set f runs with; it is a
+    /// setting of the results, so a folder made with one set refuses a resume with the other.
+    func testRunStatisticsSwitchOutputs() throws {
+        try writeSensitiveModel()
+        try ign(["calibrate", "--model", "model.safetensors", "--for", "generation", "--batches", "5", "--batch", "16",
+                 "--threads", "1", "--out", "both.safetensors"])
+        try FileManager.default.createDirectory(at: url("in"), withIntermediateDirectories: true)
+        for i in 0..<3 {
+            let pixels = (0..<784).map { k in Float(sin(Double(k * (i + 1)) * 0.05)) }
+            try PlanarImage(width: 28, height: 28, channels: 1, pixels: pixels).write(to: url("in/\(i).png"))
+        }
+        try "input: in\noutput: unused\nmodel: both.safetensors\nfit: resize\nmetrics: [drift]\n".write(to: url("job.yaml"), atomically: true, encoding: .utf8)
+        func drifts(_ folder: String) throws -> [Double] {
+            try String(contentsOf: url("\(folder)/metrics.jsonl"), encoding: .utf8).split(separator: "\n").map {
+                try XCTUnwrap(ImageRecord(jsonLine: $0)?.drift)
+            }
+        }
+        let run = ["run", "job.yaml", "--threads", "1", "--quiet"]
+        try ign(run + ["--output", "projection"])
+        try ign(run + ["--output", "generation", "--statistics", "generation"])
+        let model = try IGNModel.load(url("both.safetensors"))
+        let x = try ImageLoader().load(url("in/0.png")).pixels
+        let expected = [StatisticsSet.projection, .generation].map { set -> Float in
+            let y = Projector(model: model, threads: 1, statistics: set).apply(x, count: 1, steps: 2)
+            return sqrt(zip(y[1], y[0]).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / Float(x.count))
+        }
+        XCTAssertEqual(try drifts("projection")[0], Double(expected[0]), accuracy: 1e-5, "run uses the projection set by default")
+        XCTAssertEqual(try drifts("generation")[0], Double(expected[1]), accuracy: 1e-5, "--statistics generation")
+        XCTAssertNotEqual(expected[0], expected[1], accuracy: 1e-3)
+        let refused = try ign(run + ["--output", "projection", "--statistics", "generation"], expect: 2)
+        XCTAssertTrue(refused.contains("statistics"), refused)
+        try ign(run + ["--output", "batch", "--statistics", "batch"], expect: 2)
+        let note = try ign(["run", "job.yaml", "--model", "model.safetensors", "--output", "fallback", "--statistics", "generation", "--quiet"])
+        XCTAssertEqual(note.components(separatedBy: "no generation statistics").count - 1, 1, note)
     }
 
     /// A few epochs on two separable classes reach a high accuracy, recorded in the file.

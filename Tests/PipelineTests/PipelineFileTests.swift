@@ -47,6 +47,7 @@ final class PipelineFileTests: XCTestCase {
             corrupt: [grayscale, "noise:0.1,blur:1"]
             corrupt-at: model
             steps: 3
+            statistics: generation
             batch: 16
             workers: 2
             threads: 1
@@ -68,6 +69,7 @@ final class PipelineFileTests: XCTestCase {
         expected.corruptions = [.grayscale, .noise(sigma: 0.1), .blur(sigma: 1)]
         expected.corruptAt = .model
         expected.steps = 3
+        expected.statistics = .generation
         expected.batch = 16
         expected.workers = 2
         expected.threads = 1
@@ -103,6 +105,7 @@ final class PipelineFileTests: XCTestCase {
         assertRefused("- input\n- output", mentions: "a pipeline file is a mapping")
         assertRefused("input: a\n  output: : b\n", mentions: "not valid YAML")
         assertRefused("input: a\noutput: b\nmodel: m\nseed: -1", mentions: "seed must be a whole number")
+        assertRefused("input: a\noutput: b\nmodel: m\nstatistics: batch", mentions: "test.yaml:4: statistics must be projection or generation")
     }
 
     func testGlobs() throws {
