@@ -419,14 +419,16 @@ GENERATION_PREFIX = "generation."
 def load_model(path: str, bn_set: str = "projection") -> IGN:
     """An ign model file as an IGN module.  The file's plain state_dict names hold the
     projection set of BatchNorm statistics and load with strict=True; the optional generation
-    set (the same buffer names behind GENERATION_PREFIX) is set aside, or with
-    bn_set="generation" loaded in place of the projection set."""
+    sets (the same buffer names behind GENERATION_PREFIX for f's first application, behind
+    GENERATION_PREFIX + "stepK." for its K-th) are set aside, or with bn_set="generation" the
+    first one is loaded in place of the projection set."""
     tensors, meta = load_safetensors(path)
     arch, C = meta["arch"], int(meta["channels"])
     f = IGN(arch, C)
     ref = f.state_dict()
     sd = {k: v for k, v in tensors.items() if not k.startswith(GENERATION_PREFIX)}
-    generation = {k[len(GENERATION_PREFIX):]: v for k, v in tensors.items() if k.startswith(GENERATION_PREFIX)}
+    generation = {k[len(GENERATION_PREFIX):]: v for k, v in tensors.items()
+                  if k.startswith(GENERATION_PREFIX) and not k[len(GENERATION_PREFIX):].startswith("step")}
     if bn_set == "generation":
         if not generation:
             raise SystemExit(f"{path}: no {GENERATION_PREFIX}* tensors (no generation statistics)")

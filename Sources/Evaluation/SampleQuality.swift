@@ -54,7 +54,7 @@ public struct SampleQuality {
 
     /// The sets measured: the generation set (when the model has one), the projection set, batch statistics.
     public var sets: [StatisticsSet] {
-        (model.generationStatistics == nil ? [] : [.generation]) + [.projection, .batch]
+        (model.generationStatistics.isEmpty ? [] : [.generation]) + [.projection, .batch]
     }
 
     /// Measures the samples against `test` (and `train` for the floor anchor).

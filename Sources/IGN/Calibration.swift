@@ -67,12 +67,13 @@ public struct CalibrationNoise: Sendable, Equatable {
 }
 
 extension IGNModel {
-    /// Estimates the generation set of BatchNorm statistics (``StatisticsSet/generation``) from
-    /// f's own chain on the model's noise: each of `batches` rounds draws `batch` noises z and
-    /// runs training-mode passes on z, f(z), …, f^(chain−1)(z) (each computed with its batch's
-    /// statistics), every pass updating the running statistics as in
-    /// ``recalibrateBatchNorm(on:batches:batch:noise:seed:threads:)``. `chain` 1 estimates them
-    /// on z alone. The projection set and the batch counters are left as they were.
+    /// Estimates `chain` generation sets of BatchNorm statistics (``StatisticsSet/generation``),
+    /// one per application of f, from f's own chain on the model's noise: each of `batches`
+    /// rounds draws `batch` noises z and runs training-mode passes on z, f(z), …, f^(chain−1)(z)
+    /// (each computed with its batch's statistics); pass k updates set k only, as in
+    /// ``recalibrateBatchNorm(on:batches:batch:noise:seed:threads:)``. Sampling more steps than
+    /// `chain` uses the last set for the rest. The projection set and the batch counters are
+    /// left as they were.
     public func recalibrateGenerationStatistics(chain: Int = 1, batches: Int = 200, batch n: Int = 128,
                                                 seed: UInt64 = 0, threads: Int) throws {
         precondition(chain >= 1 && batches >= 1 && n >= 2)
@@ -83,18 +84,22 @@ extension IGNModel {
         var rng = RandomSource(seed: seed)
         let trace = Trace(), workspace = Workspace(threads: threads), shape = sampleShape
         var z = [Float](repeating: 0, count: n * shape.count), channelMajor = z
+        var sets = Array(repeating: currentStatistics(), count: chain)
         for _ in 0..<batches {
             z.withUnsafeMutableBufferPointer { noise.fill($0.baseAddress!, count: n, rng: &rng) }
             ChannelMajor.fromSampleMajor(z, &channelMajor, batch: n, shape: shape)
-            var current = channelMajor.withUnsafeBufferPointer {
-                UnsafePointer(network.forward($0.baseAddress!, batch: n, mode: .train(updateRunningStats: true), trace: trace, workspace: workspace))
-            }
-            for _ in 1..<chain {
-                current = UnsafePointer(network.forward(current, batch: n, mode: .train(updateRunningStats: true), trace: trace, workspace: workspace))
+            var current: UnsafePointer<Float>?
+            for k in 0..<chain {
+                install(statistics: sets[k])
+                let mode = ForwardMode.train(updateRunningStats: true)
+                current = UnsafePointer(current.map { network.forward($0, batch: n, mode: mode, trace: trace, workspace: workspace) }
+                                        ?? network.forward(channelMajor, batch: n, mode: mode, trace: trace, workspace: workspace))
+                sets[k] = currentStatistics()
             }
         }
-        generationStatistics = currentStatistics()
+        generationStatistics = sets
         let inputs = (0..<chain).map { $0 == 0 ? "z" : $0 == 1 ? "f(z)" : "f^\($0)(z)" }.joined(separator: ", ")
-        metadata["generation_batchnorm"] = "estimated on training-mode passes over \(inputs) for \(batches) batches of \(n) noises (seed \(seed))"
+        metadata["generation_batchnorm"] = "one set per application of f, each estimated on training-mode passes over its inputs (\(inputs)) "
+            + "for \(batches) batches of \(n) noises (seed \(seed))"
     }
 }

@@ -10,9 +10,11 @@ public final class IGNModel {
     public let network: Network
     /// Metadata written to and read from the model file's `__metadata__`.
     public var metadata: [String: String]
-    /// The generation set of BatchNorm running statistics, in the layout of the store's buffers
-    /// (tensors `generation.NAME` in the file, see ``StatisticsSet``); nil when the file has none.
-    public var generationStatistics: [Float]?
+    /// The generation sets of BatchNorm running statistics, one per application of f from noise:
+    /// set k normalises f's (k+1)-th application, and the last set every later one. Each is in the
+    /// layout of the store's buffers (tensors `generation.NAME`, `generation.step2.NAME`, … in the
+    /// file, see ``StatisticsSet/generationPrefix(step:)``); empty when the file has none.
+    public var generationStatistics: [[Float]] = []
 
     /// The activation index (see ``Trace/activation(_:)``) of the latent code: the encoder's last output.
     public var latentActivation: Int { network.nodes.lastIndex { $0.name.hasPrefix("encoder.") }! + 1 }
@@ -57,7 +59,7 @@ public final class IGNModel {
     // MARK: Files
 
     /// The model's state as PyTorch would name it in `state_dict()`, plus the generation
-    /// statistics (when there are any) under ``StatisticsSet/generationPrefix``.
+    /// statistics (when there are any) under ``StatisticsSet/generationPrefix(step:)``.
     public func stateTensors() -> [String: SafeTensors.Entry] {
         let store = network.store
         var tensors: [String: SafeTensors.Entry] = [:]
@@ -68,9 +70,9 @@ public final class IGNModel {
             tensors[v.name] = .init(floats: Array(UnsafeBufferPointer(start: store.buffers + v.offset, count: v.count)), shape: v.shape)
         }
         for (i, name) in store.layout.counters.enumerated() { tensors[name] = .init(int64: store.counters[i]) }
-        if let generation = generationStatistics {
+        for (k, generation) in generationStatistics.enumerated() {
             for v in store.layout.buffers {
-                tensors[StatisticsSet.generationPrefix + v.name] = .init(floats: Array(generation[v.offset..<(v.offset + v.count)]), shape: v.shape)
+                tensors[StatisticsSet.generationPrefix(step: k + 1) + v.name] = .init(floats: Array(generation[v.offset..<(v.offset + v.count)]), shape: v.shape)
             }
         }
         return tensors
@@ -120,10 +122,11 @@ public final class IGNModel {
     /// (``StatisticsSet``) may be there or not, but not in part.
     public func loadState(_ file: SafeTensors.File, path: String) throws {
         let store = network.store
-        let generationNames = store.layout.buffers.map { StatisticsSet.generationPrefix + $0.name }
-        let hasGeneration = generationNames.contains { file.tensors[$0] != nil }
+        func generationNames(_ step: Int) -> [String] { store.layout.buffers.map { StatisticsSet.generationPrefix(step: step) + $0.name } }
+        var generationSteps = 0
+        while generationNames(generationSteps + 1).contains(where: { file.tensors[$0] != nil }) { generationSteps += 1 }
         let expected = Set(store.layout.parameters.map(\.name) + store.layout.buffers.map(\.name) + store.layout.counters
-                           + (hasGeneration ? generationNames : []))
+                           + (0..<generationSteps).flatMap { generationNames($0 + 1) })
         let missing = expected.subtracting(file.tensors.keys).sorted()
         let unexpected = Set(file.tensors.keys).subtracting(expected).sorted()
         guard missing.isEmpty && unexpected.isEmpty else {
@@ -146,11 +149,11 @@ public final class IGNModel {
         if let bad = store.firstNonFinite() {
             throw TensorFileError(.nonFinite, path, "tensor '\(bad.name)' holds \(bad.value) at index \(bad.index): a model's weights and statistics must be finite")
         }
-        generationStatistics = nil
-        if hasGeneration {
+        generationStatistics = []
+        for step in 0..<generationSteps {
             var generation = [Float](repeating: 0, count: statisticsCount)
             for v in store.layout.buffers {
-                let name = StatisticsSet.generationPrefix + v.name, entry = file.tensors[name]!
+                let name = StatisticsSet.generationPrefix(step: step + 1) + v.name, entry = file.tensors[name]!
                 guard entry.shape == v.shape, entry.dtype != .i64 else {
                     throw TensorFileError(.mismatch, path, "tensor '\(name)' has shape \(entry.shape), \(architecture.name) needs \(v.shape) (float)")
                 }
@@ -160,7 +163,7 @@ public final class IGNModel {
                 }
                 generation.replaceSubrange(v.offset..<(v.offset + v.count), with: values)
             }
-            generationStatistics = generation
+            generationStatistics.append(generation)
         }
         for (i, name) in store.layout.counters.enumerated() {
             guard let value = file.tensors[name]!.int64() else {

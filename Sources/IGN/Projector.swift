@@ -42,10 +42,11 @@ public final class Projector {
         let mode: ForwardMode = trainMode || statistics == .batch ? .train(updateRunningStats: false) : .eval
         input.reserve(n * shape.count)
         ChannelMajor.fromSampleMajor(batch, input.pointer, batch: n, shape: shape)
-        return model.withStatistics(statistics) {
+        return model.withStatistics(statistics) { prepare in
             var results: [[Float]] = [], latents: [[Float]] = []
             var current = UnsafePointer(input.pointer)
-            for _ in 0..<steps {
+            for step in 0..<steps {
+                prepare(step + 1)
                 let out = model.network.forward(current, batch: n, shape: shape, mode: mode, trace: trace, workspace: workspace)
                 results.append(sampleMajor(out, batch: n, shape: shape))
                 if keepsLatents {

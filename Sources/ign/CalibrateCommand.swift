@@ -10,7 +10,8 @@ struct CalibrateCommand: ParsableCommand {
         discussion: """
             --for projection (default) re-estimates the statistics under PyTorch's names on --data (what ign run, apply, drift and eval use). \
             --for generation estimates the set stored under the prefix `generation.` (what ign sample and interpolate use) from training-mode \
-            passes over z, f(z), … (--chain passes per batch) on the model's own noise; the projection set is kept.
+            passes over z, f(z), … on the model's own noise, one set per application of f (--chain sets; \
+            sampling more steps uses the last for the rest); the projection set is kept.
             """)
 
     /// Which set a calibration estimates.
@@ -19,7 +20,7 @@ struct CalibrateCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @Option(name: .customLong("for"), help: "The set to estimate.") var target: Target = .projection
     @Option(help: "Data to calibrate on (IDX or .npy), e.g. the training images (--for projection).") var data: String?
-    @Option(help: "Passes per batch along z, f(z), f(f(z)), … (--for generation).") var chain = 1
+    @Option(help: "Generation sets, one per application of f, estimated on z, f(z), f(f(z)), … (--for generation).") var chain = 1
     @Option(help: "Seed of the noise or of the images drawn.") var seed: UInt64 = 0
     @Option(help: "Training-mode passes.") var batches = 200
     @Option(help: "Samples per pass.") var batch = 128

@@ -108,7 +108,7 @@ struct TrainCommand: ParsableCommand {
                 }
                 // This run's record replaces the starting point's; the file it started from is named.
                 // Its generation statistics belong to its weights, not to the ones training makes.
-                model.generationStatistics = nil
+                model.generationStatistics = []
                 let start = model.metadata
                 model.metadata = ["arch": model.architecture.name, "channels": String(model.channels),
                                   "init_weights": (initWeights as NSString).lastPathComponent
