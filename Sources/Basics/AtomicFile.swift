@@ -27,14 +27,8 @@ public enum AtomicFile {
         }
         do {
             try fill { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    let written = writeBytes(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                    if written < 0 && errno == EINTR { continue }
-                    guard written > 0 else {
-                        throw AtomicWriteError(.temporaryFile, path, "writing a temporary file failed: \(String(cString: strerror(errno)))")
-                    }
-                    offset += written
+                if let failure = FileDescriptor.writeAll(descriptor, bytes) {
+                    throw AtomicWriteError(.temporaryFile, path, "writing a temporary file failed: \(String(cString: strerror(failure)))")
                 }
             }
         } catch {
@@ -71,8 +65,21 @@ public enum AtomicFile {
     }
 }
 
-/// POSIX `write` (inside ``AtomicFile`` the name is its own method's).
-private func writeBytes(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(descriptor, bytes, count) }
+/// Writes on POSIX file descriptors.
+public enum FileDescriptor {
+    /// Writes all of `bytes` to `descriptor`, retrying short and interrupted writes; returns
+    /// nil, or the `errno` of the write that failed.
+    public static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return written < 0 ? errno : EIO }
+            offset += written
+        }
+        return nil
+    }
+}
 
 /// An atomic write that failed, with the destination and the cause.
 public struct AtomicWriteError: Error, CustomStringConvertible, Equatable {

@@ -103,6 +103,8 @@ public struct Job: Equatable, Sendable {
     /// generation set (on f's chain from noise). Batch statistics are refused: an output would
     /// depend on which images happen to share its batch.
     public var statistics: StatisticsSet = .projection
+    /// Why ``statistics`` may not be `.batch`, for the messages that refuse it.
+    public static let batchStatisticsRefusal = "batch would make each output depend on which images share its batch"
     /// Samples (images or tiles) per network call.
     public var batch = 64
     /// Decode/encode threads; 0 means one per core.
@@ -146,7 +148,7 @@ public struct Job: Equatable, Sendable {
         guard !output.isEmpty else { throw bad("no output folder given") }
         guard (1...100).contains(steps) else { throw bad("steps must be 1...100, got \(steps)") }
         if statistics == .batch {
-            throw bad("statistics: batch would make each output depend on which images share its batch: use projection or generation")
+            throw bad("statistics: \(Job.batchStatisticsRefusal): use projection or generation")
         }
         guard (1...4096).contains(batch) else { throw bad("batch must be 1...4096, got \(batch)") }
         guard (0...256).contains(workers) else { throw bad("workers must be 0...256 (0 = one per core), got \(workers)") }

@@ -122,7 +122,7 @@ public enum PipelineFile {
         if let steps = try integer("steps", 1...100) { job.steps = steps }
         if let statistics = try choice("statistics", StatisticsSet.self) {
             guard statistics != .batch else {
-                throw fail(values["statistics"], "statistics must be projection or generation (batch would make each output depend on which images share its batch)")
+                throw fail(values["statistics"], "statistics must be projection or generation (\(Job.batchStatisticsRefusal))")
             }
             job.statistics = statistics
         }

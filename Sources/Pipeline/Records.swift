@@ -186,14 +186,8 @@ final class LineLog: @unchecked Sendable {
     /// Appends one line. Callers serialise appends.
     func append(_ line: String) throws {
         let bytes = Array((line + "\n").utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else {
-                throw PipelineError(.output, "\(url.path): write failed (\(String(cString: strerror(errno))))")
-            }
-            offset += written
+        if let failure = bytes.withUnsafeBytes({ FileDescriptor.writeAll(descriptor, $0) }) {
+            throw PipelineError(.output, "\(url.path): write failed (\(String(cString: strerror(failure))))")
         }
     }
 

@@ -57,7 +57,7 @@ struct PipelineOptions: ParsableArguments {
         if let threads { try Check.count("--threads", threads, in: PipelineOptions.threadCounts) }
         if let batch { try Check.count("--batch", batch, in: Check.batch) }
         if statistics == .batch {
-            throw ValidationError("--statistics batch would make each output depend on which images share its batch: use projection or generation")
+            throw ValidationError("--statistics \(Job.batchStatisticsRefusal): use projection or generation")
         }
     }
 
