@@ -11,11 +11,21 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Measure a model on held-out data: reconstruction, drift, denoising vs libvips baselines, colorization, sketches, sample quality.",
         discussion: """
-            Sample quality (1×28×28 models, with the bundled Fashion-MNIST classifier or --classifier): the Fréchet distance of \
-            f(z), f(f(z)), f(f(f(z))) to the test split in the classifier's 128 penultimate features, for every set of BatchNorm \
-            statistics (generation when the file has one, projection, batch statistics in batches of 64), beside anchors (--train \
-            vs test, the test split blurred, the noise itself) and the class shares of the samples.
+            Sample quality: the Fréchet distance of f(z), f(f(z)), f(f(f(z))) to the test split in a feature space, for every set \
+            of BatchNorm statistics (generation when the file has one, projection, batch statistics in batches of 64), beside \
+            anchors (--train vs test, the test split blurred, the noise itself). The features (--features): a classifier's 128 \
+            penultimate activations (the bundled Fashion-MNIST classifier for 1×28×28 models, or --classifier), with the class \
+            shares of the samples; or, for other images, image statistics standardised on the test split (colour layout at 4×4, \
+            contrast, detail at two scales, colourfulness): they tell colours, contrast and sharpness, not whether a sample shows \
+            anything recognisable.
             """)
+
+    /// The feature space of the sample quality.
+    enum Features: String, ExpressibleByArgument, CaseIterable {
+        /// A classifier where there is one (--classifier, or bundled for the shape), image statistics otherwise.
+        case auto, classifier
+        case imageStatistics = "image-statistics"
+    }
 
     @OptionGroup var model: ModelOptions
     @Option(help: "Held-out test data (IDX or .npy).") var data: String
@@ -26,6 +36,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Training data (IDX or .npy): its first --samples images give the train-vs-test anchor of the sample quality.") var train: String?
     @Option(help: "Samples from noise for the sample quality (0: leave it out).") var samples = 10_000
     @Option(name: .customLong("sample-seed"), help: "Noise seed of the sample quality.") var sampleSeed: UInt64 = 1
+    @Option(help: "Feature space of the sample quality: auto (a classifier where there is one, image statistics otherwise), classifier, image-statistics.")
+    var features: Features = .auto
     @Option(help: "Classifier whose features measure samples (default: the bundled one for 1×28×28 models).") var classifier: String?
     @Option(help: "Also write the report as JSON here.") var json: String?
     @Option(help: "Also write the report as a page here (FILE.html), with sheets beside it: samples f(z), f²(z), f³(z), and clean | noisy σ 0.2 | f(noisy) for the first test images.")
@@ -53,13 +65,11 @@ struct EvalCommand: ParsableCommand {
         if let note = model.resolve(options.statistics).note { printError("note: \(note)") }
         var report = try Evaluator(model: model, options: options, threads: compute.threads)
             .evaluate(test: test, validation: validation, name: (self.model.nameOrPath as NSString).lastPathComponent)
-        if samples > 0, let classifier = try classifier.map({ try Classifier.load(URL(fileURLWithPath: $0)) }) ?? Classifier.bundled(for: model.sampleShape) {
-            var quality = SampleQuality(model: model, classifier: classifier, threads: compute.threads)
+        if samples > 0 {
+            var quality = SampleQuality(model: model, features: try sampleFeatures(for: model, test: test), threads: compute.threads)
             quality.count = samples; quality.seed = sampleSeed
             report.sampleQuality = try quality.evaluate(test: test,
                                                         train: try train.map { try Dataset.load(URL(fileURLWithPath: $0)) })
-        } else if samples > 0, classifier == nil {
-            printError("note: no bundled classifier for \(model.sampleShape) images (give --classifier): sample quality left out")
         }
         print(report.table)
         if let html { try writePage(report, model: model, test: test, to: html) }
@@ -67,6 +77,19 @@ struct EvalCommand: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try AtomicFile.write(try encoder.encode(report), to: try outputFile(json))
+        }
+    }
+
+    /// The feature space `--features` and `--classifier` name for `model`'s samples.
+    private func sampleFeatures(for model: IGNModel, test: Dataset) throws -> any SampleFeatures {
+        let named = try classifier.map { try Classifier.load(URL(fileURLWithPath: $0)) } ?? Classifier.bundled(for: model.sampleShape)
+        switch (features, named) {
+        case (.imageStatistics, _), (.auto, nil):
+            return ImageStatistics(reference: test.values, count: test.count, shape: test.shape)
+        case (_, let classifier?):
+            return classifier
+        case (.classifier, nil):
+            throw CommandError("no bundled classifier for \(model.sampleShape) images: give --classifier, or --features image-statistics")
         }
     }
 

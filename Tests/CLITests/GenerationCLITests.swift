@@ -133,4 +133,36 @@ extension CLITests {
         try ign(["train-classifier", "--images", "images.npy", "--labels", "images.npy", "--test-images", "images.npy",
                  "--test-labels", "labels.idx", "--out", "c.safetensors"], expect: 1)
     }
+
+    /// `ign eval` of a colour model measures samples in image statistics (no classes, anchors
+    /// in order: the train split nearer than noise); `--features classifier` is refused for it.
+    func testEvalSampleQualityOfAColourModelInImageStatistics() throws {
+        let model = try IGNModel(architecture: .tiny28, channels: 3)
+        model.initialize(seed: 2)
+        try model.save(to: url("colour.safetensors"))
+        var values = [Float](repeating: -1, count: 48 * 3 * 784)
+        for i in 0..<48 {
+            for c in 0..<3 where (i + c) % 3 != 0 {
+                for y in 4..<24 { for x in (2 + i % 20)..<(6 + i % 20) { values[(i * 3 + c) * 784 + y * 28 + x] = Float(c) / 2 } }
+            }
+        }
+        try NPY.write(Array(values[..<(24 * 3 * 784)]), shape: [24, 3, 28, 28], to: url("test.npy"))
+        try NPY.write(Array(values[(24 * 3 * 784)...]), shape: [24, 3, 28, 28], to: url("train.npy"))
+        try ign(["eval", "--model", "colour.safetensors", "--data", "test.npy", "--train", "train.npy", "--samples", "24",
+                 "--limit", "4", "--threads", "1", "--json", "report.json"])
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: url("report.json"))) as! [String: Any]
+        let quality = try XCTUnwrap(report["sampleQuality"] as? [String: Any])
+        XCTAssertTrue((quality["features"] as? String)?.hasPrefix("image statistics") == true, "\(quality)")
+        XCTAssertEqual((quality["testClassShares"] as? [Double])?.count, 0)
+        let rows = try XCTUnwrap(quality["rows"] as? [[String: Any]])
+        XCTAssertEqual(rows.map { $0["statistics"] as? String }, ["projection", "batch"])
+        for row in rows {
+            XCTAssertEqual((row["frechet"] as? [Double])?.count, 3)
+            XCTAssertEqual((row["classShares"] as? [[Double]])?.count, 0)
+        }
+        let anchors = try XCTUnwrap(quality["anchors"] as? [String: Double])
+        XCTAssertLessThan(try XCTUnwrap(anchors["trainVsTest"]), try XCTUnwrap(anchors["noise"]))
+        let refused = try ign(["eval", "--model", "colour.safetensors", "--data", "test.npy", "--samples", "24", "--features", "classifier"], expect: 1)
+        XCTAssertTrue(refused.contains("no bundled classifier for 3×28×28"), refused)
+    }
 }
