@@ -17,6 +17,7 @@ final class BundledModelTests: XCTestCase {
         XCTAssertEqual(model.architecture, architecture)
         XCTAssertEqual(model.channels, channels)
         XCTAssertNotNil(model.metadata["batchnorm"], "shipped models are recalibrated on data")
+        XCTAssertEqual(model.generationStatistics.count, 3, "shipped models carry a generation set for each of three steps")
         XCTAssertEqual(model.metadata["noise"], "fourier")
         let card = try XCTUnwrap(BundledModels.card(name))
         XCTAssertTrue(card.contains("ign train"), "the card gives the training command")
