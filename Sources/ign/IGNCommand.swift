@@ -12,7 +12,7 @@ struct IGNCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ign",
         abstract: "Train Idempotent Generative Networks and run them as projectors over images, on the CPU.",
-        subcommands: [DatasetCommand.self, TrainCommand.self, ApplyCommand.self, SampleCommand.self, InterpolateCommand.self, EvalCommand.self, CalibrateCommand.self, TrainClassifierCommand.self, ModelsCommand.self, RunCommand.self, MergeCommand.self, ReportCommand.self, CorruptCommand.self, DriftCommand.self, BenchCommand.self, BenchPipelineCommand.self])
+        subcommands: [DatasetCommand.self, TrainCommand.self, ApplyCommand.self, SampleCommand.self, InterpolateCommand.self, EvalCommand.self, CalibrateCommand.self, AverageCommand.self, TrainClassifierCommand.self, ModelsCommand.self, RunCommand.self, MergeCommand.self, ReportCommand.self, CorruptCommand.self, DriftCommand.self, BenchCommand.self, BenchPipelineCommand.self])
 
     /// Runs the command; every error ends here, in ``failure(for:)``.
     static func main() {

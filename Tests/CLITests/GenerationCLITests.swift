@@ -165,4 +165,33 @@ extension CLITests {
         let refused = try ign(["eval", "--model", "colour.safetensors", "--data", "test.npy", "--samples", "24", "--features", "classifier"], expect: 1)
         XCTAssertTrue(refused.contains("no bundled classifier for 3×28×28"), refused)
     }
+
+    /// `ign average` writes the element-wise mean of the weights and running statistics, without
+    /// generation sets; models of different shapes are refused, as is a single model.
+    func testAverageIsTheMeanOfTheWeights() throws {
+        var models: [IGNModel] = []
+        for seed in [1, 2] as [UInt64] {
+            let model = try IGNModel(architecture: .tiny28, channels: 1)
+            model.initialize(seed: seed)
+            let store = model.network.store
+            for k in 0..<store.bufferCount { store.buffers[k] = Float(seed) * Float(k % 7) }
+            model.generationStatistics = [[Float](repeating: 1, count: store.bufferCount)]
+            try model.save(to: url("m\(seed).safetensors"))
+            models.append(model)
+        }
+        try ign(["average", "m1.safetensors", "m2.safetensors", "--out", "mean.safetensors"])
+        let mean = try IGNModel.load(url("mean.safetensors")), store = mean.network.store
+        let a = models[0].network.store, b = models[1].network.store
+        for k in 0..<store.count { XCTAssertEqual(store.parameters[k], (a.parameters[k] + b.parameters[k]) / 2, accuracy: 1e-7) }
+        for k in 0..<store.bufferCount { XCTAssertEqual(store.buffers[k], 1.5 * Float(k % 7), accuracy: 1e-6) }
+        XCTAssertTrue(mean.generationStatistics.isEmpty)
+        XCTAssertEqual(mean.metadata["averaged"], "mean of the weights of m1.safetensors, m2.safetensors")
+        let colour = try IGNModel(architecture: .tiny28, channels: 3)
+        colour.initialize(seed: 3)
+        try colour.save(to: url("c.safetensors"))
+        let refused = try ign(["average", "m1.safetensors", "c.safetensors", "--out", "x.safetensors"], expect: 1)
+        XCTAssertTrue(refused.contains("c.safetensors is tiny28 with 3 channels"), refused)
+        try ign(["average", "m1.safetensors", "--out", "x.safetensors"], expect: 2)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("x.safetensors")))
+    }
 }
