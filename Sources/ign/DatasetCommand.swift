@@ -165,8 +165,7 @@ struct OutOfDistributionDatasetCommand: ParsableCommand {
         builder.writesImages = png
         let files = try photos.flatMap { path -> [URL] in
             var isFolder: ObjCBool = false
-            FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
-            guard isFolder.boolValue else { return [URL(fileURLWithPath: path)] }
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else { return [URL(fileURLWithPath: path)] }
             return try FileManager.default.contentsOfDirectory(atPath: path).sorted()
                 .filter { [".jpg", ".jpeg", ".png"].contains(where: $0.lowercased().hasSuffix) }
                 .map { URL(fileURLWithPath: path).appendingPathComponent($0) }

@@ -226,7 +226,7 @@ final class RunnerTests: XCTestCase {
             let image = try ImageLoader().load(report.output.appendingPathComponent("\(name).png"))
             XCTAssertEqual([image.width, image.height], [w, h], name)
         }
-        for line in try Fixtures.lines(report.output.appendingPathComponent("metrics.jsonl")) {
+        for line in Fixtures.lines(report.output.appendingPathComponent("metrics.jsonl")) {
             let record = try XCTUnwrap(ImageRecord(jsonLine: Substring(line)))
             XCTAssertGreaterThan(try XCTUnwrap(record.deltaEIn), 0, "noise moves colours: \(line)")
             XCTAssertNotNil(record.deltaEOut)
@@ -294,7 +294,7 @@ final class RunnerTests: XCTestCase {
             let report = try PipelineRunner(job: job).run()
             let corrupted = try ImageLoader().load(report.output.appendingPathComponent("photo.corrupted.png"))
             XCTAssertEqual([corrupted.width, corrupted.height], [28, 28])
-            let line = try Fixtures.lines(report.output.appendingPathComponent("metrics.jsonl"))[0]
+            let line = Fixtures.lines(report.output.appendingPathComponent("metrics.jsonl"))[0]
             return try XCTUnwrap(ImageRecord(jsonLine: Substring(line))?.psnrIn)
         }
         let atModel = try noisyPSNR(.model), atInput = try noisyPSNR(.input)
