@@ -136,20 +136,28 @@ func accumulateBiasGrad(_ dy: UnsafePointer<Float>, _ biasGrad: UnsafeMutablePoi
 
 // MARK: - Conv2d (weight [Cout, Cin, k, k], PyTorch's layout)
 
-/// `y = W ⋆ x + b` for the samples `s`. `col` (rows `ldCol` apart) receives im2col(x) at the
-/// sample range's columns. The product is ``orderedGemm(transA:m:n:k:_:lda:_:ldb:_:ldc:accumulate:)``,
-/// so a sample's result is the same in any batch, at any offset, on any thread, and however
-/// `split` shares the output channels out.
+/// `y = W ⋆ x + b` for the samples `s` (with `gridRows`, only those rows of their output grids:
+/// then `s` is one sample). `col` (rows `ldCol` apart) receives im2col(x) of those positions. The
+/// product is ``orderedGemm(transA:m:n:k:_:lda:_:ldb:_:ldc:accumulate:)``, so a sample's result is
+/// the same in any batch, at any offset, in any band, on any thread, and however `split` shares
+/// the output channels out.
 public func conv2dForward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, col: UnsafeMutablePointer<Float>, ldCol: Int,
                           weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-                          outChannels: Int, geometry g: ConvGeometry, samples s: SampleRange, split: ChannelSplit = serial) {
+                          outChannels: Int, geometry g: ConvGeometry, samples s: SampleRange, gridRows: Range<Int>? = nil,
+                          split: ChannelSplit = serial) {
     guard s.count > 0 else { return }
-    im2col(x, s, col, ldCol: ldCol, g)
-    let ld = s.batch * g.gridSize, out = y + s.first * g.gridSize
+    let band = gridRows ?? 0..<g.gridH
+    precondition(band.count == g.gridH || s.count == 1, "a band of grid rows is of one sample")
+    im2col(x, s, col, ldCol: ldCol, g, gridRows: gridRows)
+    let ld = s.batch * g.gridSize, out = y + s.first * g.gridSize + band.lowerBound * g.gridW
+    let positions = s.count * band.count * g.gridW
     split(outChannels) { channels in
-        orderedGemm(m: channels.count, n: s.count * g.gridSize, k: g.columnRows, weight + channels.lowerBound * g.columnRows,
+        orderedGemm(m: channels.count, n: positions, k: g.columnRows, weight + channels.lowerBound * g.columnRows,
                     lda: g.columnRows, col, ldb: ldCol, out + channels.lowerBound * ld, ldc: ld)
-        addBias(y, bias, channels: channels, s, plane: g.gridSize)
+        for c in channels {
+            let b = bias[c], run = out + c * ld
+            for i in 0..<positions { run[i] += b }
+        }
     }
 }
 
@@ -236,7 +244,7 @@ public func conv2dInputGradientByCorrelation(dy: UnsafePointer<Float>, flippedWe
 /// `y = Wᵀ ⋆ x + b` for the samples `s`: the adjoint of a Conv2d with the same geometry
 /// (image side = output), plus bias. `colScratch` holds (Cout·k·k)×(|s|·P) floats. The product
 /// is ordered and `split` shares the output channels out, as in
-/// ``conv2dForward(x:y:col:ldCol:weight:bias:outChannels:geometry:samples:split:)``.
+/// ``conv2dForward(x:y:col:ldCol:weight:bias:outChannels:geometry:samples:gridRows:split:)``.
 public func convTranspose2dForward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                                    colScratch: UnsafeMutablePointer<Float>,
                                    weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,

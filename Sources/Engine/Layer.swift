@@ -50,8 +50,8 @@ public protocol Layer: AnyObject {
     var initialization: [ParameterInit] { get }
     /// Multiply-adds of one sample's forward pass.
     func multiplyAdds(_ inputs: [SampleShape], _ output: SampleShape) -> Int
-    /// Floats of per-worker scratch a call on `samples` samples needs.
-    func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int) -> Int
+    /// Floats of per-worker scratch a call on `samples` samples needs (forward only, or also backward).
+    func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int, backward: Bool) -> Int
     /// Floats of scratch shared by the `workers` workers of a backward on `batch` samples.
     func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int, workers: Int) -> Int
     /// Doubles one cross-worker sum of this layer adds up.
@@ -69,7 +69,7 @@ public extension Layer {
     var initialization: [ParameterInit] { [] }
     func register(_ name: String, in layout: inout ParameterStore.Layout) {}
     func multiplyAdds(_ inputs: [SampleShape], _ output: SampleShape) -> Int { 0 }
-    func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int) -> Int { 0 }
+    func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int, backward: Bool) -> Int { 0 }
     func sharedScratch(_ inputs: [SampleShape], _ output: SampleShape, batch: Int, workers: Int) -> Int { 0 }
     func reductionSize(_ inputs: [SampleShape]) -> Int { 0 }
     func prepareSaved(_ existing: SavedState?, _ inputs: [SampleShape], batch: Int) -> SavedState? { nil }
@@ -108,7 +108,7 @@ public struct LayerCall {
     public var batch: Int { samples.batch }
     public var input: UnsafeMutablePointer<Float> { inputs[0] }
     public var inputShape: SampleShape { inputShapes[0] }
-    /// This worker's scratch (``Layer/workerScratch(_:_:samples:)`` floats).
+    /// This worker's scratch (``Layer/workerScratch(_:_:samples:backward:)`` floats).
     public var scratch: UnsafeMutablePointer<Float> { workspace.columns[worker].pointer }
     /// Scratch shared by all workers (``Layer/sharedScratch(_:_:batch:workers:)`` floats).
     public var shared: UnsafeMutablePointer<Float> { workspace.shared.pointer }

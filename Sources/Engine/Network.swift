@@ -206,7 +206,7 @@ public final class Workspace {
         var columnSize = 0, sharedSize = 0, reduction = 0
         for (i, node) in network.nodes.enumerated() {
             let inputs = node.inputs.map { shapes[$0] }
-            columnSize = max(columnSize, node.layer.workerScratch(inputs, shapes[i + 1], samples: perWorker))
+            columnSize = max(columnSize, node.layer.workerScratch(inputs, shapes[i + 1], samples: perWorker, backward: backward))
             if backward { sharedSize = max(sharedSize, node.layer.sharedScratch(inputs, shapes[i + 1], batch: n, workers: workers)) }
             reduction = max(reduction, node.layer.reductionSize(inputs))
         }

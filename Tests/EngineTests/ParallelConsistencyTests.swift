@@ -137,6 +137,36 @@ final class ParallelConsistencyTests: XCTestCase {
         }
     }
 
+    /// A convolution whose forward runs in bands of grid rows (one sample's im2col is over the
+    /// column budget) gives, bit for bit, what one product over the whole batch's columns gives,
+    /// on 1, 2 and 3 threads, for stride 1 and 2 on a grid that is not square; and the workspace
+    /// of an eval pass holds one band's columns, not the sample's.
+    func testForwardInBandsMatchesOneProduct() throws {
+        for (stride, padding, height, width) in [(1, 1, 100, 84), (2, 1, 170, 140)] {
+            let spec = ConvSpec(16, 5, kernel: 3, stride: stride, padding: padding), n = 2
+            let shape = SampleShape(channels: 16, height: height, width: width)
+            let net = try Network(input: shape, layers: [("conv", .conv2d(spec))])
+            var rng = RandomSource(seed: 9)
+            rng.fillNormal(net.store.parameters, count: net.store.count, std: 0.1)
+            let x = rng.normals(n * shape.count), out = net.outputShape
+            let g = ConvGeometry(channels: 16, kernel: 3, stride: stride, padding: padding, imageH: shape.height,
+                                 imageW: shape.width, gridH: out.height, gridW: out.width)
+            XCTAssertGreaterThan(g.columnRows * g.gridSize, 1 << 19, "one sample's columns exceed the budget: bands")
+            var col = [Float](repeating: 0, count: g.columnRows * n * g.gridSize)
+            var expected = [Float](repeating: 0, count: n * out.count)
+            let weights = net.store.parameters, bias = net.store.parameters + spec.outChannels * g.columnRows
+            conv2dForward(x: x, y: &expected, col: &col, ldCol: n * g.gridSize, weight: weights, bias: bias,
+                          outChannels: spec.outChannels, geometry: g, samples: SampleRange(batch: n))
+            for threads in [1, 2, 3] {
+                let workspace = Workspace(threads: threads), trace = Trace()
+                let y = net.forward(x, batch: n, mode: .eval, trace: trace, workspace: workspace)
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: y, count: n * out.count)), expected, "stride \(stride), \(threads) threads")
+            }
+            let layer = net.nodes[0].layer
+            XCTAssertLessThanOrEqual(layer.workerScratch([shape], out, samples: 1, backward: false), 1 << 19)
+        }
+    }
+
     /// Parameter-only backward passes accumulate: two passes give twice one pass's gradient.
     func testParameterGradientsAccumulateAcrossPasses() throws {
         let net = try makeNetwork()

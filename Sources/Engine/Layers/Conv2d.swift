@@ -9,8 +9,9 @@ public struct ConvSpec: Equatable, Sendable {
 
 /// `nn.Conv2d`: cross-correlation with zero padding; weight `[Cout, Cin, k, k]`, bias `[Cout]`.
 ///
-/// Forward: im2col of the worker's samples in cache-sized chunks, one ordered GEMM per chunk (see
-/// ``conv2dForward(x:y:col:ldCol:weight:bias:outChannels:geometry:samples:split:)``). Backward rebuilds
+/// Forward: im2col of the worker's samples in cache-sized pieces (whole samples, or bands of grid
+/// rows of a large one), one ordered GEMM per piece (see
+/// ``conv2dForward(x:y:col:ldCol:weight:bias:outChannels:geometry:samples:gridRows:split:)``). Backward rebuilds
 /// im2col of the input for the weight gradient rather than keeping it from the forward (see
 /// ``sumsPartials(_:batch:workers:)`` for how the workers share it); a stride-1 input gradient is
 /// the correlation of dy with the flipped kernel, other strides fold Wᵀ·dy back with col2im.
@@ -50,11 +51,12 @@ public final class Conv2d: Layer {
         return g.gridSize * spec.outChannels * g.columnRows
     }
 
-    /// Columns of a chunk; for a stride-1 input gradient, also the flipped kernel and dy's columns.
-    public func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int) -> Int {
+    /// Columns of the largest forward piece; for a stride-1 input gradient, also the flipped
+    /// kernel and dy's columns.
+    public func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int, backward: Bool) -> Int {
         let g = geometry(inputs[0], output)
-        let forward = g.columnRows * g.gridSize * columnChunk(samples: samples, columnsPerSample: g.columnRows * g.gridSize)
-        guard inputGradientIsACorrelation(g) else { return forward }
+        let forward = columnPieceSize(samples: samples, columnsPerPosition: g.columnRows, g)
+        guard backward, inputGradientIsACorrelation(g) else { return forward }
         let h = adjointGeometry(g, outChannels: spec.outChannels)
         let adjoint = h.columnRows * h.gridSize * columnChunk(samples: samples, columnsPerSample: h.columnRows * h.gridSize)
         return max(forward, flippedWeightCount + adjoint)
@@ -80,10 +82,10 @@ public final class Conv2d: Layer {
 
     public func forward(_ call: LayerCall) {
         let g = geometry(call.inputShape, call.outputShape)
-        for chunk in columnChunks(call.samples, columnsPerSample: g.columnRows * g.gridSize) {
-            conv2dForward(x: call.input, y: call.output, col: call.scratch, ldCol: chunk.count * g.gridSize,
+        for piece in columnPieces(call.samples, columnsPerPosition: g.columnRows, g) {
+            conv2dForward(x: call.input, y: call.output, col: call.scratch, ldCol: piece.positions,
                           weight: call.parameter(weight), bias: call.parameter(bias), outChannels: spec.outChannels,
-                          geometry: g, samples: chunk, split: call.channelSplit)
+                          geometry: g, samples: piece.samples, gridRows: piece.gridRows, split: call.channelSplit)
         }
     }
 
@@ -175,7 +177,7 @@ public final class ConvTranspose2d: Layer {
     }
 
     /// Columns of a chunk.
-    public func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int) -> Int {
+    public func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int, backward: Bool) -> Int {
         let g = geometry(inputs[0], output)
         return g.columnRows * g.gridSize * columnChunk(samples: samples, columnsPerSample: g.columnRows * g.gridSize)
     }
@@ -232,6 +234,13 @@ struct ColumnPiece {
     let gridRows: Range<Int>
     /// Columns: grid positions covered.
     let positions: Int
+}
+
+/// Floats of the largest of ``columnPieces(_:columnsPerPosition:_:)``'s column matrices for `samples` samples.
+func columnPieceSize(samples: Int, columnsPerPosition rows: Int, _ g: ConvGeometry) -> Int {
+    let perSample = rows * g.gridSize
+    if perSample <= columnBudget { return perSample * columnChunk(samples: samples, columnsPerSample: perSample) }
+    return rows * g.gridW * min(g.gridH, max(1, columnBudget / (rows * g.gridW)))
 }
 
 /// `s` cut into consecutive pieces whose column matrices (`columnsPerPosition` rows) fit
