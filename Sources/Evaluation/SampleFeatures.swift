@@ -103,12 +103,14 @@ public struct ImageStatistics: SampleFeatures {
                 }
                 if c == 3 {
                     let r = all.baseAddress! + i * 3 * plane, g = r + plane, b = g + plane
-                    var rg = [Float](repeating: 0, count: plane), yb = [Float](repeating: 0, count: plane)
-                    for j in 0..<plane { rg[j] = r[j] - g[j]; yb[j] = (r[j] + g[j]) / 2 - b[j] }
-                    for opponent in [rg, yb] {
-                        opponent.withUnsafeBufferPointer {
-                            put($0.reduce(0, +) / Float(plane)); put(standardDeviation($0.baseAddress!, count: plane))
-                        }
+                    var rg: Float = 0, rg2: Float = 0, yb: Float = 0, yb2: Float = 0
+                    for j in 0..<plane {
+                        let u = r[j] - g[j], v = (r[j] + g[j]) / 2 - b[j]
+                        rg += u; rg2 += u * u; yb += v; yb2 += v * v
+                    }
+                    for (sum, squares) in [(rg, rg2), (yb, yb2)] {
+                        let mean = sum / Float(plane)
+                        put(mean); put(max(squares / Float(plane) - mean * mean, 0).squareRoot())
                     }
                 }
             }

@@ -240,7 +240,12 @@ struct ColumnPiece {
 func columnPieceSize(samples: Int, columnsPerPosition rows: Int, _ g: ConvGeometry) -> Int {
     let perSample = rows * g.gridSize
     if perSample <= columnBudget { return perSample * columnChunk(samples: samples, columnsPerSample: perSample) }
-    return rows * g.gridW * min(g.gridH, max(1, columnBudget / (rows * g.gridW)))
+    return rows * g.gridW * min(g.gridH, bandHeight(columnsPerPosition: rows, g))
+}
+
+/// Grid rows per band when one sample's columns (`columnsPerPosition` rows) exceed `columnBudget`.
+private func bandHeight(columnsPerPosition rows: Int, _ g: ConvGeometry) -> Int {
+    max(1, columnBudget / (rows * g.gridW))
 }
 
 /// `s` cut into consecutive pieces whose column matrices (`columnsPerPosition` rows) fit
@@ -252,7 +257,7 @@ func columnPieces(_ s: SampleRange, columnsPerPosition rows: Int, _ g: ConvGeome
             ColumnPiece(samples: $0, gridRows: 0..<g.gridH, positions: $0.count * g.gridSize)
         }
     }
-    let band = max(1, columnBudget / (rows * g.gridW))
+    let band = bandHeight(columnsPerPosition: rows, g)
     return s.range.flatMap { b in
         stride(from: 0, to: g.gridH, by: band).map { top in
             let rows = top..<min(top + band, g.gridH)
