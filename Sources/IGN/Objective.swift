@@ -22,19 +22,28 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
     /// The tightness clamp's `a`: L_tight = tanh(T / (a·R))·a·R.
     public var tightA: Float = 1.5
     public var distance: Distance = .l1
+    /// Weight of the local-mean consistency term (0: off): for each z that is a training image
+    /// under zero-mean noise (``SourceComponent/keepsLocalMeans``), D between the block means of
+    /// f(z) and of z. The noise leaves those means as they were, so f may remove the noise but not
+    /// shift brightness or colour; the term compares f(z) with its own input only, never with a clean image.
+    public var lambdaLocalMean: Float = 0
+    /// Side of the square blocks (pixels) whose means that term compares; edge blocks may be smaller.
+    public var localMeanBlock: Int = 8
 
-    /// Whether any term acts on the noise side: false for a plain autoencoder (λidem and the
-    /// third term's weight both 0), whose steps then skip the f(z) and f(f(z)) passes.
-    public var usesNoise: Bool { lambdaIdem != 0 || (kind == .ign ? lambdaTight : lambdaIMLE) != 0 }
+    /// Whether any term acts on the noise side: false for a plain autoencoder (λidem, the third
+    /// term's weight and the local-mean weight all 0), whose steps then skip the f(z) and f(f(z)) passes.
+    public var usesNoise: Bool { lambdaIdem != 0 || (kind == .ign ? lambdaTight : lambdaIMLE) != 0 || lambdaLocalMean != 0 }
 
     public init(distance: Distance = .l1, lambdaRec: Float = 20, lambdaIdem: Float = 20, lambdaTight: Float = 2.5, tightA: Float = 1.5) {
         self.distance = distance
         self.lambdaRec = lambdaRec; self.lambdaIdem = lambdaIdem; self.lambdaTight = lambdaTight; self.tightA = tightA
     }
 
-    private enum CodingKeys: String, CodingKey { case kind, lambdaIMLE, lambdaRec, lambdaIdem, lambdaTight, tightA, distance }
+    private enum CodingKeys: String, CodingKey {
+        case kind, lambdaIMLE, lambdaRec, lambdaIdem, lambdaTight, tightA, distance, lambdaLocalMean, localMeanBlock
+    }
 
-    /// Reads configs written before `kind` and `lambdaIMLE` existed as IGN ones.
+    /// Reads configs written before `kind`, `lambdaIMLE` and the local-mean term existed as IGN ones without that term.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         kind = try c.decodeIfPresent(ObjectiveKind.self, forKey: .kind) ?? .ign
@@ -44,21 +53,25 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
         lambdaTight = try c.decode(Float.self, forKey: .lambdaTight)
         tightA = try c.decode(Float.self, forKey: .tightA)
         distance = try c.decode(Distance.self, forKey: .distance)
+        lambdaLocalMean = try c.decodeIfPresent(Float.self, forKey: .lambdaLocalMean) ?? 0
+        localMeanBlock = try c.decodeIfPresent(Int.self, forKey: .localMeanBlock) ?? 8
     }
 }
 
 extension Distance: Codable {}
 
-/// The batch means of the losses and their weighted sum (`tight` is 0 for NAIGN, `imle` for IGN).
+/// The batch means of the losses and their weighted sum (`tight` is 0 for NAIGN, `imle` for IGN;
+/// `localMean` is 0 when that term is off).
 public struct Losses: Equatable, Sendable {
     public var rec: Float, idem: Float, tight: Float, total: Float
     public var imle: Float = 0
+    public var localMean: Float = 0
 
     /// The losses that apply to `kind`, for logs.
     public func summary(_ kind: ObjectiveKind) -> String {
         let f = { (x: Float) in String(format: "%.4f", x) }
         let third = kind == .ign ? "tight \(f(tight))" : "imle \(f(imle))"
-        return "rec \(f(rec)) idem \(f(idem)) \(third) total \(f(total))"
+        return "rec \(f(rec)) idem \(f(idem)) \(third) mean \(f(localMean)) total \(f(total))"
     }
 }
 
@@ -75,6 +88,9 @@ public struct Losses: Equatable, Sendable {
 ///
 /// NAIGN drops tightness (the outer pass then moves no parameter) and adds, per data sample x_i,
 /// imle = D(fz_j, x_i) for the j of the batch's f(z) nearest x_i; it reaches θ through the inner pass.
+///
+/// The local-mean term, when on, adds per z sample that keeps its local means
+/// mean = D(blockMeans(fz), blockMeans(z)), 0 for the others; it too reaches θ through the inner pass.
 public final class Objective {
     public let model: IGNModel
     public var config: ObjectiveConfig
@@ -95,7 +111,9 @@ public final class Objective {
     /// their gradient into the model's gradient array (overwriting it). Updates BatchNorm running
     /// statistics three times, by f(x), f(z) and f(fz'), in that order. Without a noise-side
     /// term (``ObjectiveConfig/usesNoise``) only f(x) runs: a plain autoencoder's step.
-    public func lossAndGradient(x: UnsafePointer<Float>, z: UnsafePointer<Float>, batch n: Int) -> Losses {
+    /// `keepsLocalMeans[i]` says whether z sample i is held to its block means (empty: none is).
+    public func lossAndGradient(x: UnsafePointer<Float>, z: UnsafePointer<Float>, batch n: Int,
+                                keepsLocalMeans: [Bool] = []) -> Losses {
         let network = model.network, shape = model.sampleShape, count = n * shape.count
         let c = config, d = c.distance
         network.store.zeroGradients()
@@ -116,7 +134,12 @@ public final class Objective {
         }
         let mean = { (v: [Double]) in Float(v.reduce(0, +) / Double(n)) }
         let nearest = c.kind == .naign ? Objective.nearest(fz, to: x, batch: n, shape: shape, distance: d) : []
+        let held = (0..<n).map { c.lambdaLocalMean != 0 && keepsLocalMeans.indices.contains($0) && keepsLocalMeans[$0] }
+        let localMeans = LocalMeans(block: c.localMeanBlock, shape: shape, distance: d)
         var losses = Losses(rec: mean(rec), idem: mean(idem), tight: 0, total: 0)
+        if held.contains(true) {
+            losses.localMean = mean(zip(localMeans.perSample(fz, z, batch: n), held).map { $1 ? $0 : 0 })
+        }
         if c.kind == .ign {
             losses.tight = mean(tight)
             losses.total = c.lambdaRec * losses.rec + c.lambdaIdem * losses.idem + c.lambdaTight * losses.tight
@@ -124,6 +147,7 @@ public final class Objective {
             losses.imle = mean(nearest.map(\.distance))
             losses.total = c.lambdaRec * losses.rec + c.lambdaIdem * losses.idem + c.lambdaIMLE * losses.imle
         }
+        losses.total += c.lambdaLocalMean * losses.localMean
 
         for buffer in [gradFX, gradFFZ, gradThroughFrozen, gradFZ] {
             buffer.reserve(count)
@@ -149,6 +173,10 @@ public final class Objective {
                                          parameterGradients: false, inputGradient: true)!
         let g = gradFZ.pointer
         for i in 0..<count { g[i] += viaFrozen[i] }
+        // Local means: f(z) against its own input z.
+        if held.contains(true) {
+            localMeans.accumulateGradient(fz, z, weights: held.map { $0 ? c.lambdaLocalMean * batchMean : 0 }, grad: g, batch: n)
+        }
         // IMLE: each x_i pulls its nearest fz_j (several x may pull the same one).
         let plane = shape.height * shape.width, weight = c.lambdaIMLE * batchMean / Float(shape.count)
         for (i, match) in nearest.enumerated() {
@@ -199,6 +227,62 @@ public final class Objective {
                 if mean < best.distance { best = (j, mean) }
             }
             return best
+        }
+    }
+}
+
+/// D between the means of square blocks of two channel-major batches, per sample: each channel is
+/// cut into `block`×`block` tiles from the top left (the last row and column of tiles may be
+/// smaller), and D_i = mean over sample i's channels and tiles of |mean_a − mean_b| (L1) or its square (L2).
+struct LocalMeans {
+    let block: Int, shape: SampleShape, distance: Distance
+
+    private var tilesDown: Int { (shape.height + block - 1) / block }
+    private var tilesAcross: Int { (shape.width + block - 1) / block }
+    private var tilesPerSample: Int { shape.channels * tilesDown * tilesAcross }
+
+    /// Calls `body(sample, tile, mean of a − mean of b, pixels in the tile, visit)` for every tile, where
+    /// `visit` walks the tile's element offsets.
+    private func forEachTile(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, batch n: Int,
+                             _ body: (Int, Float, Int, ((Int) -> Void) -> Void) -> Void) {
+        let plane = shape.height * shape.width
+        for ch in 0..<shape.channels {
+            for sample in 0..<n {
+                let base = (ch * n + sample) * plane
+                for ty in 0..<tilesDown {
+                    for tx in 0..<tilesAcross {
+                        let rows = (ty * block)..<min((ty + 1) * block, shape.height)
+                        let columns = (tx * block)..<min((tx + 1) * block, shape.width)
+                        let visit = { (f: (Int) -> Void) in
+                            for y in rows { for x in columns { f(base + y * shape.width + x) } }
+                        }
+                        var sum = 0.0
+                        visit { sum += Double(a[$0]) - Double(b[$0]) }
+                        let pixels = rows.count * columns.count
+                        body(sample, Float(sum / Double(pixels)), pixels, visit)
+                    }
+                }
+            }
+        }
+    }
+
+    func perSample(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, batch n: Int) -> [Double] {
+        var sums = [Double](repeating: 0, count: n)
+        forEachTile(a, b, batch: n) { sample, difference, _, _ in
+            sums[sample] += distance == .l1 ? Double(abs(difference)) : Double(difference * difference)
+        }
+        return sums.map { $0 / Double(tilesPerSample) }
+    }
+
+    /// Adds `Σ_i weight_i · ∂D_i/∂a` into `grad` (the same layout as `a`).
+    func accumulateGradient(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, weights: [Float],
+                            grad: UnsafeMutablePointer<Float>, batch n: Int) {
+        forEachTile(a, b, batch: n) { sample, difference, pixels, visit in
+            let w = weights[sample] / Float(tilesPerSample)
+            guard w != 0 else { return }
+            let dTile = distance == .l1 ? (difference > 0 ? w : (difference < 0 ? -w : 0)) : 2 * w * difference
+            let g = dTile / Float(pixels)
+            visit { grad[$0] += g }
         }
     }
 }

@@ -27,6 +27,12 @@ public struct SourceComponent: Codable, Equatable, Sendable, CustomStringConvert
     }
 
     public var description: String { "\(weight):\(spec)" }
+
+    /// Whether the corruption is additive noise alone (`noise:σ`, chained or not), which leaves an
+    /// image's local means as they were: the samples ``ObjectiveConfig/lambdaLocalMean`` holds to them.
+    public var keepsLocalMeans: Bool {
+        spec != SourceComponent.modelNoise && spec.split(separator: ",").allSatisfy { $0.hasPrefix("noise:") }
+    }
 }
 
 /// Turns a clean training sample (C×H×W values in [-1, 1], of `shape`) into a corrupted one of the
@@ -56,14 +62,18 @@ public struct SourceMix {
         cumulative = components.map { sum += $0.weight / total; return sum }
     }
 
-    /// Writes `n` samples of z (sample-major, C×H×W each) into `out`, drawing every choice from `rng`.
+    /// Writes `n` samples of z (sample-major, C×H×W each) into `out`, drawing every choice from `rng`,
+    /// and returns each sample's component.
+    @discardableResult
     public func fill(_ out: UnsafeMutablePointer<Float>, count n: Int, data: Dataset, noise: NoiseSource,
-                     rng: inout RandomSource) throws {
+                     rng: inout RandomSource) throws -> [SourceComponent] {
         let size = data.shape.count
+        var drawn: [SourceComponent] = []
         for i in 0..<n {
             let u = Double(rng.nextUniform())
             let k = cumulative.firstIndex { u < $0 } ?? components.count - 1
             let target = out + i * size
+            drawn.append(components[k])
             guard let corrupt = corrupters[k] else {
                 noise.fill(target, count: 1, rng: &rng)
                 continue
@@ -76,5 +86,6 @@ public struct SourceMix {
             }
             target.update(from: corrupted, count: size)
         }
+        return drawn
     }
 }

@@ -26,6 +26,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "ign: reconstruction, idempotence, tightness; naign: reconstruction, idempotence and an IMLE term (nearest f(z) pulled to each x) instead of tightness.")
     var objective: ObjectiveKind = .ign
     @Option(name: .customLong("lambda-imle"), help: "Weight of NAIGN's IMLE term.") var lambdaIMLE: Float = 20
+    @Option(name: .customLong("lambda-local-mean"),
+            help: "Weight of the local-mean consistency term: f(z) keeps the block means of each z that is a training image under noise (--source N:noise:σ). 0: off.")
+    var lambdaLocalMean: Float = 0
+    @Option(name: .customLong("local-mean-block"), help: "Side in pixels of the blocks whose means that term compares.") var localMeanBlock = 8
     @Option(help: "Noise z is drawn from.") var noise: NoiseKind = .gaussian
     @Option(name: .customLong("noise-file"), help: "Take z batch by batch from this NCHW .npy file.") var noiseFile: String?
     @Option(name: .customLong("source"), parsing: .singleValue,
@@ -64,6 +68,11 @@ struct TrainCommand: ParsableCommand {
         try Check.number("--lambda-tight", lambdaTight, in: 0...1000)
         try Check.positive("--tight-a", tightA, atMost: 1000)
         try Check.number("--lambda-imle", lambdaIMLE, in: 0...1000)
+        try Check.number("--lambda-local-mean", lambdaLocalMean, in: 0...1000)
+        try Check.count("--local-mean-block", localMeanBlock, in: 1...4096)
+        if lambdaLocalMean > 0, !sources.contains(where: { (try? parseSource($0))?.keepsLocalMeans == true }) {
+            throw ValidationError("--lambda-local-mean acts only on noisy training images: give a --source N:noise:σ")
+        }
         if let noiseFile { try Check.exists("--noise-file", noiseFile) }
         for source in sources { _ = try parseSource(source) }
         if !sources.isEmpty, noiseFile != nil { throw ValidationError("--source and --noise-file cannot be combined") }
@@ -94,6 +103,7 @@ struct TrainCommand: ParsableCommand {
             options.objective.lambdaTight = lambdaTight; options.objective.tightA = tightA
             options.objective.distance = distance
             options.objective.kind = objective; options.objective.lambdaIMLE = lambdaIMLE
+            options.objective.lambdaLocalMean = lambdaLocalMean; options.objective.localMeanBlock = localMeanBlock
             options.noise = noise; options.noiseFile = noiseFile; options.seed = seed
             let components = try sources.map(parseSource)
             options.sources = components.isEmpty ? nil : components
@@ -172,7 +182,7 @@ final class TrainingLog {
         guard let l = state.lastLosses else { return }
         let f = { (x: Float) in "\(Double(x))" }
         let line = "{\"step\":\(state.step),\"epoch\":\(state.epoch),\"rec\":\(f(l.rec)),\"idem\":\(f(l.idem)),\"tight\":\(f(l.tight)),"
-            + "\"imle\":\(f(l.imle)),\"total\":\(f(l.total)),\"lr\":\(learningRate),\"img_per_s\":\(String(format: "%.2f", imagesPerSecond)),"
+            + "\"imle\":\(f(l.imle)),\"local_mean\":\(f(l.localMean)),\"total\":\(f(l.total)),\"lr\":\(learningRate),\"img_per_s\":\(String(format: "%.2f", imagesPerSecond)),"
             + "\"seconds\":\(String(format: "%.1f", state.seconds))}\n"
         handle?.write(Data(line.utf8))
     }

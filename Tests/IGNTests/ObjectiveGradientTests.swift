@@ -1,6 +1,6 @@
 import Basics
 import Engine
-import IGN
+@testable import IGN
 import XCTest
 
 /// The whole IGN loss gradient against central finite differences on tiny28.
@@ -40,6 +40,48 @@ final class ObjectiveGradientTests: XCTestCase {
         try check(config)
     }
 
+    /// The local-mean term (edge tiles of 28×28 in blocks of 8 are 8×4, 4×8 and 4×4) on the samples
+    /// flagged, with the other terms and alone.
+    func testLocalMeanTermGradientMatchesFiniteDifferences() throws {
+        for distance in [Distance.l2, .l1] {
+            var config = ObjectiveConfig(distance: distance)
+            config.lambdaLocalMean = 20
+            try check(config, keepsLocalMeans: [true, false, true])
+            config.lambdaRec = 0; config.lambdaIdem = 0; config.lambdaTight = 0
+            try check(config, keepsLocalMeans: [false, true, true])
+        }
+    }
+
+    /// Block means worked out by hand: a 3×3 image in blocks of 2 has tiles of 4, 2, 2 and 1 pixels.
+    func testLocalMeansByHand() throws {
+        let a: [Float] = [1, 2, 3,
+                          4, 5, 6,
+                          7, 8, 9]
+        let b = [Float](repeating: 0, count: 9)
+        let shape = SampleShape(channels: 1, height: 3, width: 3)
+        // Tile means 3, 4.5, 7.5, 9: L1 is their mean, L2 the mean of their squares.
+        let l1 = LocalMeans(block: 2, shape: shape, distance: .l1).perSample(a, b, batch: 1)
+        XCTAssertEqual(l1[0], (3 + 4.5 + 7.5 + 9) / 4, accuracy: 1e-9)
+        let l2 = LocalMeans(block: 2, shape: shape, distance: .l2).perSample(a, b, batch: 1)
+        XCTAssertEqual(l2[0], (9 + 20.25 + 56.25 + 81) / 4, accuracy: 1e-9)
+        // Equal means, different pixels: nothing to pull.
+        let shuffled: [Float] = [2, 1, 6, 5, 4, 3, 8, 7, 9]
+        XCTAssertEqual(LocalMeans(block: 2, shape: shape, distance: .l1).perSample(a, shuffled, batch: 1)[0], 0, accuracy: 1e-12)
+        // The L1 gradient spreads sign/tiles over each tile's pixels.
+        var grad = [Float](repeating: 0, count: 9)
+        LocalMeans(block: 2, shape: shape, distance: .l1).accumulateGradient(a, b, weights: [4], grad: &grad, batch: 1)
+        XCTAssertEqual(grad, [0.25, 0.25, 0.5, 0.25, 0.25, 0.5, 0.5, 0.5, 1])
+    }
+
+    /// Additive noise keeps local means; anything else, or the model's noise, does not.
+    func testWhichSourcesKeepLocalMeans() throws {
+        XCTAssertTrue(try SourceComponent(parsing: "0.2:noise:0.1").keepsLocalMeans)
+        XCTAssertTrue(try SourceComponent(parsing: "1:noise:0.1,noise:0.05").keepsLocalMeans)
+        for spec in ["1:model", "1:grayscale", "1:grayscale,noise:0.1", "1:sketch", "1:blur:1.5"] {
+            XCTAssertFalse(try SourceComponent(parsing: spec).keepsLocalMeans, spec)
+        }
+    }
+
     /// The autoencoder's shortcut (no noise-side term: only f(x) runs) against the full step, whose
     /// noise-side terms a negligible weight keeps on: the same loss and gradient.
     func testAutoencoderStepMatchesFullStep() throws {
@@ -74,9 +116,12 @@ final class ObjectiveGradientTests: XCTestCase {
         XCTAssertEqual(config, ObjectiveConfig())
         var naign = ObjectiveConfig(); naign.kind = .naign; naign.lambdaIMLE = 7
         XCTAssertEqual(try JSONDecoder().decode(ObjectiveConfig.self, from: JSONEncoder().encode(naign)), naign)
+        var means = ObjectiveConfig(); means.lambdaLocalMean = 3; means.localMeanBlock = 4
+        XCTAssertEqual(try JSONDecoder().decode(ObjectiveConfig.self, from: JSONEncoder().encode(means)), means)
     }
 
-    private func check(_ config: ObjectiveConfig, tolerance: Double = 3e-2, file: StaticString = #filePath, line: UInt = #line) throws {
+    private func check(_ config: ObjectiveConfig, keepsLocalMeans: [Bool] = [], tolerance: Double = 3e-2,
+                       file: StaticString = #filePath, line: UInt = #line) throws {
         let n = 3, distance = config.distance
         let model = try IGNModel(architecture: .tiny28, channels: 1)
         model.initialize(seed: 3)
@@ -90,7 +135,7 @@ final class ObjectiveGradientTests: XCTestCase {
         var rng = RandomSource(seed: 4)
         let x = rng.normals(n * shape.count).map { Foundation.tanh($0) }, z = rng.normals(n * shape.count)
 
-        _ = Objective(model: model, config: config, threads: 1).lossAndGradient(x: x, z: z, batch: n)
+        _ = Objective(model: model, config: config, threads: 1).lossAndGradient(x: x, z: z, batch: n, keepsLocalMeans: keepsLocalMeans)
         let store = model.network.store
         let analytic = Array(UnsafeBufferPointer(start: store.gradients, count: store.count))
 
@@ -114,6 +159,11 @@ final class ObjectiveGradientTests: XCTestCase {
                         distance.perSample(Array(fz[(j * shape.count)..<((j + 1) * shape.count)]), xi, batch: 1, shape: shape)[0]
                     }.min()!
                     total += Double(config.lambdaIMLE) * nearest
+                }
+                if keepsLocalMeans.indices.contains(i), keepsLocalMeans[i] {
+                    let means = { (v: [Float]) in self.blockMeans(Array(v[(i * shape.count)..<((i + 1) * shape.count)]), side: 28, block: config.localMeanBlock) }
+                    let gaps = zip(means(fz), means(z)).map { $0 - $1 }
+                    total += Double(config.lambdaLocalMean) * gaps.reduce(0) { $0 + (distance == .l1 ? abs($1) : $1 * $1) } / Double(gaps.count)
                 }
             }
             return total / Double(n)
@@ -142,6 +192,17 @@ final class ObjectiveGradientTests: XCTestCase {
         }
         XCTAssertLessThan(worst, tolerance, "(\(config.kind) λ \(config.lambdaRec)/\(config.lambdaIdem)/\(config.lambdaTight)/\(config.lambdaIMLE), \(distance))", file: file, line: line)
         XCTAssertGreaterThan(checked, store.layout.parameters.count / 2, "most tensors must have a non-zero gradient", file: file, line: line)
+    }
+
+    /// The means of a square single-channel image's `block`×`block` tiles, the edge ones smaller, row by row.
+    private func blockMeans(_ image: [Float], side: Int, block: Int) -> [Double] {
+        stride(from: 0, to: side, by: block).flatMap { top in
+            stride(from: 0, to: side, by: block).map { left in
+                let rows = top..<min(top + block, side), columns = left..<min(left + block, side)
+                let sum = rows.reduce(0.0) { s, y in columns.reduce(s) { $0 + Double(image[y * side + $1]) } }
+                return sum / Double(rows.count * columns.count)
+            }
+        }
     }
 
     /// f in train mode (batch statistics, running statistics untouched), NCHW in and out.

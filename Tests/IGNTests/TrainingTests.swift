@@ -93,14 +93,16 @@ final class TrainingTests: XCTestCase {
         }
         let n = 2000, size = data.shape.count
         var z = [Float](repeating: 0, count: n * size), rng = RandomSource(seed: 9)
-        try z.withUnsafeMutableBufferPointer {
+        let drawn = try z.withUnsafeMutableBufferPointer {
             try mix.fill($0.baseAddress!, count: n, data: data, noise: .gaussian(data.shape), rng: &rng)
         }
         let negated = (0..<data.count).map { j in data.values[(j * size)..<((j + 1) * size)].map { -$0 } }
         var corrupted = 0, used = Set<Int>()
         for i in 0..<n {
             let row = Array(z[(i * size)..<((i + 1) * size)])
-            if let j = negated.firstIndex(of: row) { corrupted += 1; used.insert(j) }
+            let j = negated.firstIndex(of: row)
+            if let j { corrupted += 1; used.insert(j) }
+            XCTAssertEqual(drawn[i].spec, j == nil ? "model" : "negate", "fill reports each sample's component")
         }
         XCTAssertEqual(Double(corrupted) / Double(n), 0.75, accuracy: 0.04, "weights 1:3")
         XCTAssertGreaterThan(used.count, 60, "images are drawn from the whole set")
