@@ -1,3 +1,5 @@
+import CGemm
+
 /// Convolutions as im2col/col2im around one `sgemm` per layer and thread.
 ///
 /// Activations are channel-major batches, `[C][N][H][W]`, so a convolution over a batch is a single
@@ -157,6 +159,36 @@ public func conv2dForward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float
         for c in channels {
             let b = bias[c], run = out + c * ld
             for i in 0..<positions { run[i] += b }
+        }
+    }
+}
+
+/// Whether ``conv2dForwardDirect(x:y:weight:bias:outChannels:geometry:samples:split:)`` runs for
+/// this convolution on this machine: stride 1, at most 4 output channels, padding below the
+/// kernel, and the ordered GEMM's AVX-512 or AVX2 kernel in use.
+public func conv2dDirectApplies(_ g: ConvGeometry, outChannels: Int) -> Bool {
+    g.stride == 1 && g.padding < g.kernel
+        && ign_conv_direct(Int32(outChannels), 1, 1, 0, nil, 0, 1, 1, nil, nil, 0, 0, 0) == 1
+}
+
+/// `conv2dForward` for a convolution where ``conv2dDirectApplies(_:outChannels:)``, without im2col:
+/// the same bits, with `split` sharing each sample's grid rows out instead of output channels.
+public func conv2dForwardDirect(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                outChannels: Int, geometry g: ConvGeometry, samples s: SampleRange,
+                                split: ChannelSplit = serial) {
+    let inStride = s.batch * g.imageSize, outStride = s.batch * g.gridSize
+    for b in s.range {
+        let input = x + b * g.imageSize, output = y + b * g.gridSize
+        split(g.gridH) { rows in
+            let done = ign_conv_direct(Int32(outChannels), Int32(g.channels), Int32(g.kernel), Int32(g.padding),
+                                       input, inStride, Int32(g.imageH), Int32(g.imageW), weight, output, outStride,
+                                       Int32(rows.lowerBound), Int32(rows.upperBound))
+            precondition(done == 1, "conv2dForwardDirect called where it does not apply")
+            for c in 0..<outChannels {
+                let bc = bias[c], run = output + c * outStride
+                for i in (rows.lowerBound * g.gridW)..<(rows.upperBound * g.gridW) { run[i] += bc }
+            }
         }
     }
 }

@@ -27,4 +27,16 @@ const char *ign_gemm_kernel(void);
 /// change: this is for tests and benchmarks that compare kernels.
 int ign_gemm_use_kernel(const char *name);
 
+/// A stride-1 convolution of one sample with `m` (1 to 4) output channels, computed without
+/// im2col, for the output rows `row0 ..< row1`: `y[o][oh][ow]` is the chain of fused multiply-adds
+/// over (c, ki, kj) in that order of `weight[o][c][ki][kj]` and the input at
+/// `(oh + ki − padding, ow + kj − padding)` (0 outside the image), starting from 0: exactly what
+/// `ign_gemm` gives on the im2col columns. Input channel c starts at `x + c·channel_stride`
+/// (`height` × `width`), output channel o at `y + o·out_channel_stride` (rows of
+/// `width + 2·padding − kernel + 1`). Returns 0 and writes nothing when it cannot run here (the
+/// scalar kernel in use, m above 4, padding ≥ kernel, kernel above 16):
+/// the caller then takes the im2col path, which gives the same bits.
+int ign_conv_direct(int m, int channels, int kernel, int padding, const float *x, long channel_stride,
+                    int height, int width, const float *weight, float *y, long out_channel_stride, int row0, int row1);
+
 #endif

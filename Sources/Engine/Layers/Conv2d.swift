@@ -9,7 +9,9 @@ public struct ConvSpec: Equatable, Sendable {
 
 /// `nn.Conv2d`: cross-correlation with zero padding; weight `[Cout, Cin, k, k]`, bias `[Cout]`.
 ///
-/// Forward: im2col of the worker's samples in cache-sized pieces (whole samples, or bands of grid
+/// Forward: with at most 4 output channels and stride 1, directly from the input rows (see
+/// ``conv2dForwardDirect(x:y:weight:bias:outChannels:geometry:samples:split:)``); otherwise
+/// im2col of the worker's samples in cache-sized pieces (whole samples, or bands of grid
 /// rows of a large one), one ordered GEMM per piece (see
 /// ``conv2dForward(x:y:col:ldCol:weight:bias:outChannels:geometry:samples:gridRows:split:)``). Backward rebuilds
 /// im2col of the input for the weight gradient rather than keeping it from the forward (see
@@ -82,6 +84,11 @@ public final class Conv2d: Layer {
 
     public func forward(_ call: LayerCall) {
         let g = geometry(call.inputShape, call.outputShape)
+        if spec.outChannels <= 4 && conv2dDirectApplies(g, outChannels: spec.outChannels) {
+            conv2dForwardDirect(x: call.input, y: call.output, weight: call.parameter(weight), bias: call.parameter(bias),
+                                outChannels: spec.outChannels, geometry: g, samples: call.samples, split: call.channelSplit)
+            return
+        }
         for piece in columnPieces(call.samples, columnsPerPosition: g.columnRows, g) {
             conv2dForward(x: call.input, y: call.output, col: call.scratch, ldCol: piece.positions,
                           weight: call.parameter(weight), bias: call.parameter(bias), outChannels: spec.outChannels,
