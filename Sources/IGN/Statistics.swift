@@ -41,9 +41,11 @@ extension IGNModel {
     }
 
     /// The set `requested` resolves to for this model: `.generation` falls back to
-    /// `.projection` when the file has no generation set, with a note saying so.
+    /// `.projection` when the file has no generation set, with a note saying so (none for a
+    /// model without BatchNorm, whose outputs no set changes).
     public func resolve(_ requested: StatisticsSet) -> (set: StatisticsSet, note: String?) {
         guard requested == .generation, generationStatistics.isEmpty else { return (requested, nil) }
+        guard network.nodes.contains(where: { $0.layer is BatchNorm2d }) else { return (.projection, nil) }
         return (.projection, "the model has no generation statistics (`ign calibrate --for generation` adds them): using its projection statistics")
     }
 

@@ -54,6 +54,9 @@ struct CalibrateCommand: ParsableCommand {
 
     func run() throws {
         let model = try self.model.load()
+        guard model.network.nodes.contains(where: { $0.layer is BatchNorm2d }) else {
+            throw CommandError("\(self.model.nameOrPath): \(model.architecture.name) has no BatchNorm layers: there is nothing to calibrate")
+        }
         switch target {
         case .projection:
             model.recalibrateBatchNorm(on: try Dataset.load(URL(fileURLWithPath: data!)), batches: batches, batch: batch,

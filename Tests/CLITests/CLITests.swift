@@ -210,7 +210,8 @@ final class CLITests: XCTestCase {
         XCTAssertEqual([big.width, big.height], [2 * 86 + 2, 3 * 86 + 2])
     }
 
-    /// `calibrate` re-estimates the BatchNorm statistics, with noisy samples mixed in, and writes F16 weights.
+    /// `calibrate` re-estimates the BatchNorm statistics, with noisy samples mixed in, and writes
+    /// F16 weights; it refuses a model without BatchNorm.
     func testCalibrate() throws {
         try writeData()
         try writeModel()
@@ -219,6 +220,14 @@ final class CLITests: XCTestCase {
         let shipped = try SafeTensors.read(url("shipped/m.safetensors"))
         XCTAssertEqual(shipped.tensors["decoder.1.running_var"]?.dtype, .f16)
         XCTAssertTrue(shipped.metadata["batchnorm"]?.contains("30% with noise σ ∈ {0.1, 0.2}") == true, "\(shipped.metadata)")
+
+        // A model without BatchNorm has nothing to calibrate: refused, nothing written.
+        let plain = try IGNModel(architecture: .fcnTiny, channels: 1)
+        plain.initialize(seed: 1)
+        try plain.save(to: url("plain.safetensors"))
+        let stderr = try ign(["calibrate", "--model", "plain.safetensors", "--data", "data.npy", "--out", "p.safetensors"], expect: 1)
+        XCTAssertTrue(stderr.contains("has no BatchNorm layers"), stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: url("p.safetensors").path))
     }
 
     /// Every value a user can get wrong is a usage error: exit 2, one line `ign: …` on stderr

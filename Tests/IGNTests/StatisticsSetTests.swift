@@ -104,6 +104,9 @@ final class StatisticsSetTests: XCTestCase {
         XCTAssertEqual(model.resolve(.generation).set, .projection)
         XCTAssertNotNil(model.resolve(.generation).note)
         XCTAssertNil(model.resolve(.projection).note)
+        let plain = try IGNModel(architecture: .fcnTiny, channels: 1)
+        XCTAssertEqual(plain.resolve(.generation).set, .projection)
+        XCTAssertNil(plain.resolve(.generation).note, "a model without BatchNorm has no set to miss")
         let z = try model.drawNoise(count: 8, seed: 3)
         let projection = Projector(model: model, threads: 1).apply(z, count: 8, steps: 1)[0]
         XCTAssertEqual(Projector(model: model, threads: 1, statistics: .generation).apply(z, count: 8, steps: 1)[0], projection)
