@@ -167,6 +167,30 @@ final class ParallelConsistencyTests: XCTestCase {
         }
     }
 
+    /// A strided convolution whose one sample's columns exceed the budget folds its input gradient
+    /// from a whole sample's columns: the backward's scratch holds them, and dx is what the fold
+    /// gives with a scratch of its own.
+    func testLargeStridedInputGradientHasRoomForItsColumns() throws {
+        let spec = ConvSpec(16, 6, kernel: 3, stride: 2, padding: 1)
+        let shape = SampleShape(channels: 16, height: 260, width: 250)
+        let net = try Network(input: shape, layers: [("conv", .conv2d(spec))])
+        var rng = RandomSource(seed: 21)
+        rng.fillNormal(net.store.parameters, count: net.store.count, std: 0.1)
+        let out = net.outputShape
+        let g = ConvGeometry(channels: 16, kernel: 3, stride: 2, padding: 1, imageH: shape.height, imageW: shape.width,
+                             gridH: out.height, gridW: out.width)
+        XCTAssertGreaterThan(g.columnRows * g.gridSize, 1 << 19, "one sample's columns exceed the budget")
+        XCTAssertGreaterThanOrEqual(net.nodes[0].layer.workerScratch([shape], out, samples: 1, backward: true), g.columnRows * g.gridSize)
+        let x = rng.normals(shape.count), dy = rng.normals(out.count)
+        let trace = Trace(), workspace = Workspace(threads: 1)
+        net.forward(x, batch: 1, mode: .train(updateRunningStats: false), trace: trace, workspace: workspace)
+        let dx = try XCTUnwrap(net.backward(dy, trace: trace, workspace: workspace, parameterGradients: false, inputGradient: true))
+        var expected = [Float](repeating: 0, count: shape.count), scratch = [Float](repeating: 0, count: g.columnRows * g.gridSize)
+        conv2dInputGradient(dy: dy, weight: net.store.parameters, dx: &expected, colScratch: &scratch, outChannels: 6, geometry: g,
+                            samples: SampleRange(batch: 1))
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: dx, count: shape.count)), expected)
+    }
+
     /// The direct few-output convolution gives the im2col product's bits: 1 to 4 output channels,
     /// kernels 1 to 5 with every padding below them, rows not a multiple of the 32-pixel step,
     /// two samples, the rows shared out in pieces or not.

@@ -53,12 +53,15 @@ public final class Conv2d: Layer {
         return g.gridSize * spec.outChannels * g.columnRows
     }
 
-    /// Columns of the largest forward piece; for a stride-1 input gradient, also the flipped
-    /// kernel and dy's columns.
+    /// Columns of the largest forward piece; for the backward, also those of a chunk of the folded
+    /// input gradient (whole samples) or, for a stride-1 input gradient, the flipped kernel and dy's columns.
     public func workerScratch(_ inputs: [SampleShape], _ output: SampleShape, samples: Int, backward: Bool) -> Int {
         let g = geometry(inputs[0], output)
         let forward = columnPieceSize(samples: samples, columnsPerPosition: g.columnRows, g)
-        guard backward, inputGradientIsACorrelation(g) else { return forward }
+        guard backward else { return forward }
+        guard inputGradientIsACorrelation(g) else {
+            return max(forward, g.columnRows * g.gridSize * columnChunk(samples: samples, columnsPerSample: g.columnRows * g.gridSize))
+        }
         let h = adjointGeometry(g, outChannels: spec.outChannels)
         let adjoint = h.columnRows * h.gridSize * columnChunk(samples: samples, columnsPerSample: h.columnRows * h.gridSize)
         return max(forward, flippedWeightCount + adjoint)
