@@ -34,7 +34,8 @@ public enum Checkpoint {
     }
 
     /// The run saved at `url`, ready to continue on `threads` threads; `override` may change the
-    /// run's length (epochs or steps). The data are the options' file unless `dataset` is given.
+    /// run's options (its length, its data, the local-mean term). The data are the options' file
+    /// unless `dataset` is given; on data other than the recorded, the run goes on from a new epoch.
     /// A run with a source mix needs `corrupter` to rebuild it (see ``SourceMix/init(_:corrupter:)``).
     public static func resume(from url: URL, dataset: Dataset? = nil, threads: Int,
                               corrupter: ((String) throws -> SampleCorrupter)? = nil,
@@ -48,6 +49,7 @@ public enum Checkpoint {
               let rngWords = meta["rng"]?.split(separator: ",").compactMap({ UInt64($0, radix: 16) }), rngWords.count == 4,
               let m = file.tensors[firstMoment], let v = file.tensors[secondMoment]
         else { throw TensorFileError(.mismatch, url.path, "not an ign training checkpoint (model files cannot be resumed)") }
+        let recordedData = options.data
         override(&options)
         let model = try IGNModel.load(modelPart(of: file), path: url.path)
         let store = model.network.store
@@ -65,7 +67,8 @@ public enum Checkpoint {
         let trainer = try Trainer(options: options, model: model, dataset: data, noise: noise, sources: sources, threads: threads)
         trainer.state.step = step
         trainer.state.epoch = epoch
-        trainer.state.batchInEpoch = batchInEpoch
+        // On other data the place in the old epoch's order means nothing: a new epoch begins.
+        trainer.state.batchInEpoch = options.data == recordedData ? batchInEpoch : 0
         trainer.state.adam.step = adamStep
         trainer.state.rng = RandomSource(state: rngWords)
         trainer.state.seconds = Double(meta["seconds"] ?? "0") ?? 0

@@ -10,7 +10,8 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train an IGN on IDX (MNIST-format, .gz too) or .npy NCHW float32 data in [-1, 1].")
 
-    @Option(help: "Training data: an IDX image file or an .npy NCHW float32 array.") var data: String?
+    @Option(help: "Training data: an IDX image file or an .npy NCHW float32 array. With --resume, continues the run on these data (samples of the same shape), from a new epoch.")
+    var data: String?
     @Option(help: "Architecture.") var arch: Architecture = .dcgan28
     @Option(help: "Image channels, 1 or 3.") var channels = 1
     @Option(help: "Epochs (passes over the data; default 1).") var epochs: Int?
@@ -27,9 +28,10 @@ struct TrainCommand: ParsableCommand {
     var objective: ObjectiveKind = .ign
     @Option(name: .customLong("lambda-imle"), help: "Weight of NAIGN's IMLE term.") var lambdaIMLE: Float = 20
     @Option(name: .customLong("lambda-local-mean"),
-            help: "Weight of the local-mean consistency term: f(z) keeps the block means of each z that is a training image under noise (--source N:noise:σ). 0: off.")
-    var lambdaLocalMean: Float = 0
-    @Option(name: .customLong("local-mean-block"), help: "Side in pixels of the blocks whose means that term compares.") var localMeanBlock = 8
+            help: "Weight of the local-mean consistency term: f(z) keeps the block means of each z that is a training image under noise (--source N:noise:σ). Default 0: off. With --resume, changes the run's.")
+    var lambdaLocalMean: Float?
+    @Option(name: .customLong("local-mean-block"), help: "Side in pixels of the blocks whose means that term compares (default 8). With --resume, changes the run's.")
+    var localMeanBlock: Int?
     @Option(help: "Noise z is drawn from.") var noise: NoiseKind = .gaussian
     @Option(name: .customLong("noise-file"), help: "Take z batch by batch from this NCHW .npy file.") var noiseFile: String?
     @Option(name: .customLong("source"), parsing: .singleValue,
@@ -51,6 +53,7 @@ struct TrainCommand: ParsableCommand {
     func validate() throws {
         if let resume {
             try Check.exists("--resume", resume)
+            if let data { try Check.exists("--data", data) }
         } else if let data {
             try Check.exists("--data", data)
         } else {
@@ -68,9 +71,9 @@ struct TrainCommand: ParsableCommand {
         try Check.number("--lambda-tight", lambdaTight, in: 0...1000)
         try Check.positive("--tight-a", tightA, atMost: 1000)
         try Check.number("--lambda-imle", lambdaIMLE, in: 0...1000)
-        try Check.number("--lambda-local-mean", lambdaLocalMean, in: 0...1000)
-        try Check.count("--local-mean-block", localMeanBlock, in: 1...4096)
-        if lambdaLocalMean > 0, !sources.contains(where: { (try? parseSource($0))?.keepsLocalMeans == true }) {
+        if let lambdaLocalMean { try Check.number("--lambda-local-mean", lambdaLocalMean, in: 0...1000) }
+        if let localMeanBlock { try Check.count("--local-mean-block", localMeanBlock, in: 1...4096) }
+        if resume == nil, (lambdaLocalMean ?? 0) > 0, !sources.contains(where: { (try? parseSource($0))?.keepsLocalMeans == true }) {
             throw ValidationError("--lambda-local-mean acts only on noisy training images: give a --source N:noise:σ")
         }
         if let noiseFile { try Check.exists("--noise-file", noiseFile) }
@@ -89,11 +92,14 @@ struct TrainCommand: ParsableCommand {
         let checkpointURL = try outputFile(checkpoint ?? outURL.deletingPathExtension().path + ".ckpt.safetensors")
         let trainer: Trainer
         if let resume {
-            let (epochs, steps) = (self.epochs, self.steps)
+            let (epochs, steps, data, lambda, block) = (self.epochs, self.steps, self.data, lambdaLocalMean, localMeanBlock)
             trainer = try Checkpoint.resume(from: URL(fileURLWithPath: resume), threads: compute.threads,
                                             corrupter: imageCorrupter) { options in
                 if let steps { options.steps = steps }
                 if let epochs { options.epochs = epochs; options.steps = steps }
+                if let data { options.data = data }
+                if let lambda { options.objective.lambdaLocalMean = lambda }
+                if let block { options.objective.localMeanBlock = block }
             }
             log.info("resumed \(resume) at step \(trainer.state.step) (epoch \(trainer.state.epoch))")
         } else {
@@ -103,7 +109,7 @@ struct TrainCommand: ParsableCommand {
             options.objective.lambdaTight = lambdaTight; options.objective.tightA = tightA
             options.objective.distance = distance
             options.objective.kind = objective; options.objective.lambdaIMLE = lambdaIMLE
-            options.objective.lambdaLocalMean = lambdaLocalMean; options.objective.localMeanBlock = localMeanBlock
+            options.objective.lambdaLocalMean = lambdaLocalMean ?? 0; options.objective.localMeanBlock = localMeanBlock ?? 8
             options.noise = noise; options.noiseFile = noiseFile; options.seed = seed
             let components = try sources.map(parseSource)
             options.sources = components.isEmpty ? nil : components
@@ -130,6 +136,9 @@ struct TrainCommand: ParsableCommand {
             let noiseSource = noise == .fourier ? NoiseSource.fourier(fittedTo: dataset) : .gaussian(dataset.shape)
             let mix = try options.sources.map { try SourceMix($0, corrupter: imageCorrupter) }
             trainer = try Trainer(options: options, model: model, dataset: dataset, noise: noiseSource, sources: mix, threads: compute.threads)
+        }
+        if trainer.options.objective.lambdaLocalMean > 0, trainer.options.sources?.contains(where: \.keepsLocalMeans) != true {
+            throw CommandError("\(resume ?? "--lambda-local-mean"): the local-mean term acts only on noisy training images, and the run has no --source N:noise:σ")
         }
         log.info("\(trainer.options.arch) C=\(trainer.options.channels): \(trainer.model.network.store.count) parameters, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, batch \(trainer.options.batch), \(compute.threads) threads")
 

@@ -290,6 +290,8 @@ final class CLITests: XCTestCase {
             (train + ["--batch", "100000"], "--batch"),
             (train + ["--epochs", "0"], "--epochs"),
             (train + ["--steps", "0"], "--steps"),
+            (train + ["--lambda-local-mean", "5", "--source", "1:grayscale"], "--lambda-local-mean"),
+            (train + ["--local-mean-block", "0"], "--local-mean-block"),
             (train + ["--steps", "10000000000"], "--steps"),
             (train + ["--lr", "0"], "--lr"),
             (train + ["--lr", "nan"], "--lr"),

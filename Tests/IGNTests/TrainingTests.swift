@@ -131,6 +131,8 @@ final class TrainingTests: XCTestCase {
         try straight.run(checkpoint: dir.appendingPathComponent("a.safetensors"), progress: { _ in })
         let first = try make(), checkpoint = dir.appendingPathComponent("b.safetensors")
         try first.run(checkpoint: checkpoint, progress: { _ in }, shouldStop: { first.state.step == 4 })
+        let atStep4 = dir.appendingPathComponent("b4.safetensors")
+        try FileManager.default.copyItem(at: checkpoint, to: atStep4)
         XCTAssertThrowsError(try Checkpoint.resume(from: checkpoint, dataset: data, threads: 1)) {
             XCTAssertTrue("\($0)".contains("source mix"), "\($0)")
         }
@@ -140,6 +142,20 @@ final class TrainingTests: XCTestCase {
         let a = straight.model.stateTensors(), b = resumed.model.stateTensors()
         for (name, tensor) in a { XCTAssertEqual(tensor.data, b[name]!.data, name) }
         XCTAssertEqual(straight.model.metadata["sources"], "1.0:model 1.0:darken")
+
+        // Continued with other options: the local-mean term switched on, other data from a new
+        // epoch (the same data keep their place in the epoch).
+        let same = try Checkpoint.resume(from: atStep4, dataset: data, threads: 1, corrupter: corrupter) { $0.objective.lambdaLocalMean = 7 }
+        XCTAssertEqual(same.options.objective.lambdaLocalMean, 7)
+        XCTAssertEqual(same.state.batchInEpoch, 1, "step 4 of 3-step epochs")
+        let other = try Checkpoint.resume(from: atStep4, dataset: TestData.shapes(count: 64, seed: 8), threads: 1, corrupter: corrupter) {
+            $0.data = "other.npy"
+        }
+        XCTAssertEqual(other.options.data, "other.npy")
+        XCTAssertEqual(other.state.batchInEpoch, 0)
+        XCTAssertEqual(other.state.step, 4)
+        try other.run(checkpoint: dir.appendingPathComponent("c.safetensors"), progress: { _ in })
+        XCTAssertEqual(other.state.step, 6)
     }
 
     func testRejectsMismatchedData() throws {
