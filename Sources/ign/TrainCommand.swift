@@ -18,7 +18,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Stop after this many optimiser steps in total (overrides --epochs).") var steps: Int?
     @Option(help: "Batch size.") var batch = 256
     @Option(name: .output, help: "Where to write the trained model (safetensors).") var out: String
-    @Option(help: "Adam learning rate.") var lr = 1e-4
+    @Option(help: "Adam learning rate (default 1e-4). With --resume, changes the run's (Adam's moments are kept: an anneal).") var lr: Double?
     @Option(name: .customLong("lambda-rec"), help: "Weight of the reconstruction loss.") var lambdaRec: Float = 20
     @Option(name: .customLong("lambda-idem"), help: "Weight of the idempotence loss.") var lambdaIdem: Float = 20
     @Option(name: .customLong("lambda-tight"), help: "Weight of the tightness loss.") var lambdaTight: Float = 2.5
@@ -65,7 +65,7 @@ struct TrainCommand: ParsableCommand {
         if let epochs { try Check.count("--epochs", epochs, in: 1...1_000_000) }
         if let steps { try Check.count("--steps", steps, in: TrainCommand.stepCounts) }
         try Check.count("--batch", batch, in: Check.trainingBatch)
-        try Check.positive("--lr", lr, atMost: 1)
+        if let lr { try Check.positive("--lr", lr, atMost: 1) }
         try Check.number("--lambda-rec", lambdaRec, in: 0...1000)
         try Check.number("--lambda-idem", lambdaIdem, in: 0...1000)
         try Check.number("--lambda-tight", lambdaTight, in: 0...1000)
@@ -92,19 +92,20 @@ struct TrainCommand: ParsableCommand {
         let checkpointURL = try outputFile(checkpoint ?? outURL.deletingPathExtension().path + ".ckpt.safetensors")
         let trainer: Trainer
         if let resume {
-            let (epochs, steps, data, lambda, block) = (self.epochs, self.steps, self.data, lambdaLocalMean, localMeanBlock)
+            let (epochs, steps, data, lr, lambda, block) = (self.epochs, self.steps, self.data, self.lr, lambdaLocalMean, localMeanBlock)
             trainer = try Checkpoint.resume(from: URL(fileURLWithPath: resume), threads: compute.threads,
                                             corrupter: imageCorrupter) { options in
                 if let steps { options.steps = steps }
                 if let epochs { options.epochs = epochs; options.steps = steps }
                 if let data { options.data = data }
+                if let lr { options.learningRate = lr }
                 if let lambda { options.objective.lambdaLocalMean = lambda }
                 if let block { options.objective.localMeanBlock = block }
             }
             log.info("resumed \(resume) at step \(trainer.state.step) (epoch \(trainer.state.epoch))")
         } else {
             var options = TrainingOptions(data: data!, arch: arch.name, channels: channels)
-            options.epochs = epochs ?? 1; options.steps = steps; options.batch = batch; options.learningRate = lr
+            options.epochs = epochs ?? 1; options.steps = steps; options.batch = batch; options.learningRate = lr ?? 1e-4
             options.objective.lambdaRec = lambdaRec; options.objective.lambdaIdem = lambdaIdem
             options.objective.lambdaTight = lambdaTight; options.objective.tightA = tightA
             options.objective.distance = distance

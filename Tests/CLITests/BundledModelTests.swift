@@ -16,8 +16,10 @@ final class BundledModelTests: XCTestCase {
         let model = try BundledModels.load(name)
         XCTAssertEqual(model.architecture, architecture)
         XCTAssertEqual(model.channels, channels)
-        XCTAssertNotNil(model.metadata["batchnorm"], "shipped models are recalibrated on data")
-        XCTAssertEqual(model.generationStatistics.count, 3, "shipped models carry a generation set for each of three steps")
+        if model.network.nodes.contains(where: { $0.layer is BatchNorm2d }) {
+            XCTAssertNotNil(model.metadata["batchnorm"], "shipped models with BatchNorm are recalibrated on data")
+            XCTAssertEqual(model.generationStatistics.count, 3, "and carry a generation set for each of three steps")
+        }
         XCTAssertEqual(model.metadata["noise"], "fourier")
         let card = try XCTUnwrap(BundledModels.card(name))
         XCTAssertTrue(card.contains("ign train"), "the card gives the training command")
@@ -69,24 +71,47 @@ final class BundledModelTests: XCTestCase {
         XCTAssertLessThan(colorizedError / grayError, 0.9, "ΔE \(colorizedError / 48) vs gray \(grayError / 48)")
     }
 
-    /// photo32 on whole photos it never saw, tile by tile, as `pipelines/photo-benchmark.yaml`
-    /// runs it: noise σ 0.1 is removed by at least 2 dB.
+    /// photo32 on whole photos it never saw, tile by tile: noise σ 0.1 is removed by at least 2 dB.
     func testPhoto32DenoisesHeldOutPhotosInTiles() throws {
         _ = try bundled("photo32", .dcgan32, channels: 3)
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("ign-photo32-\(UUID().uuidString)")
+        let metrics = try run("pipelines/photo-benchmark.yaml", ["--model", "photo32", "--fit", "tiles"])
+        let noisy = try XCTUnwrap(metrics["psnr_in"]?["mean"]), projected = try XCTUnwrap(metrics["psnr_out"]?["mean"])
+        XCTAssertEqual(metrics["psnr_in"]?["count"], 3)
+        XCTAssertGreaterThan(projected - noisy, 2, "PSNR \(noisy) → \(projected) dB")
+    }
+
+    /// photo64, the default of the photo pipelines, on the whole held-out photos as they run it
+    /// (`fit: whole`): at σ 0.1 it removes the noise better than a 3×3 median by more than 1 dB
+    /// and comes within 1 dB of a gaussian blur whose σ was tuned on each photo against its
+    /// original; gray copies get colour back (ΔE below 0.95× the gray input's); clean photos
+    /// barely move (median relative drift under 10%).
+    func testPhoto64DenoisesAndColorizesHeldOutPhotos() throws {
+        _ = try bundled("photo64", .fcn16Skip, channels: 3)
+        let denoised = try run("pipelines/photo-benchmark.yaml", [])
+        let projected = try XCTUnwrap(denoised["psnr_out"]?["mean"])
+        let median = try XCTUnwrap(denoised["psnr_median3"]?["mean"]), blur = try XCTUnwrap(denoised["psnr_blur"]?["mean"])
+        XCTAssertGreaterThan(projected - median, 1, "f \(projected) dB, median 3×3 \(median) dB")
+        XCTAssertGreaterThan(projected - blur, -1, "f \(projected) dB, tuned blur \(blur) dB")
+        let drift = try XCTUnwrap(try run("pipelines/photo-benchmark.yaml", ["--corrupt", ""])["relative_drift"]?["median"])
+        XCTAssertLessThan(drift, 0.1)
+        let colorized = try run("pipelines/colorize-photos.yaml", [])
+        let gray = try XCTUnwrap(colorized["delta_e_in"]?["mean"]), colour = try XCTUnwrap(colorized["delta_e_out"]?["mean"])
+        XCTAssertLessThan(colour / gray, 0.95, "ΔE \(colour) against the gray input's \(gray)")
+    }
+
+    /// Runs a pipeline file from the repository root into a fresh folder; its summary's metrics.
+    private func run(_ pipeline: String, _ options: [String]) throws -> [String: [String: Double]] {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("ign-bundled-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: out) }
         let process = Process()
         process.executableURL = CLITests.executable
-        process.arguments = ["run", "pipelines/photo-benchmark.yaml", "--output", out.path, "--quiet"]
+        process.arguments = ["run", pipeline, "--output", out.path, "--quiet"] + options
         process.currentDirectoryURL = Self.samples.deletingLastPathComponent()
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertEqual(process.terminationStatus, 0, "\(pipeline) \(options)")
         let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("summary.json"))) as? [String: Any]
-        let metrics = try XCTUnwrap(summary?["metrics"] as? [String: [String: Double]])
-        let noisy = try XCTUnwrap(metrics["psnr_in"]?["mean"]), projected = try XCTUnwrap(metrics["psnr_out"]?["mean"])
-        XCTAssertEqual(metrics["psnr_in"]?["count"], 3)
-        XCTAssertGreaterThan(projected - noisy, 2, "PSNR \(noisy) → \(projected) dB")
+        return try XCTUnwrap(summary?["metrics"] as? [String: [String: Double]])
     }
 }

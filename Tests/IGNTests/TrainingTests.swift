@@ -143,10 +143,15 @@ final class TrainingTests: XCTestCase {
         for (name, tensor) in a { XCTAssertEqual(tensor.data, b[name]!.data, name) }
         XCTAssertEqual(straight.model.metadata["sources"], "1.0:model 1.0:darken")
 
-        // Continued with other options: the local-mean term switched on, other data from a new
+        // Continued with other options: the local-mean term switched on and a lower rate, other data from a new
         // epoch (the same data keep their place in the epoch).
-        let same = try Checkpoint.resume(from: atStep4, dataset: data, threads: 1, corrupter: corrupter) { $0.objective.lambdaLocalMean = 7 }
+        let same = try Checkpoint.resume(from: atStep4, dataset: data, threads: 1, corrupter: corrupter) {
+            $0.objective.lambdaLocalMean = 7
+            $0.learningRate = 1e-3
+        }
         XCTAssertEqual(same.options.objective.lambdaLocalMean, 7)
+        XCTAssertEqual(same.state.adam.learningRate, 1e-3)
+        XCTAssertEqual(same.state.adam.step, 4, "an anneal keeps Adam's place")
         XCTAssertEqual(same.state.batchInEpoch, 1, "step 4 of 3-step epochs")
         let other = try Checkpoint.resume(from: atStep4, dataset: TestData.shapes(count: 64, seed: 8), threads: 1, corrupter: corrupter) {
             $0.data = "other.npy"
