@@ -21,18 +21,19 @@ final class PipelineFileTests: XCTestCase {
         XCTAssertEqual(names, ["benchmark.yaml", "colorize-photos.yaml", "colorize.yaml", "denoise.yaml", "drift.yaml", "peer-benchmark.yaml", "photo-benchmark.yaml", "sketch.yaml"])
         var jobs: [String: Job] = [:]
         for name in names { jobs[name] = try PipelineFile.load(folder.appendingPathComponent(name)) }
-        XCTAssertEqual(jobs["denoise.yaml"]?.fit, .tiles)
+        XCTAssertEqual(jobs["denoise.yaml"]?.fit, .whole)
         XCTAssertEqual(jobs["colorize.yaml"]?.color, .lightness)
         XCTAssertEqual(jobs["colorize-photos.yaml"]?.color, .lightness)
         XCTAssertEqual(jobs["colorize-photos.yaml"]?.measures, [.drift, .deltaE, .psnr])
         XCTAssertEqual(jobs["sketch.yaml"]?.corruptions, [.sketch(.canny)])
         XCTAssertEqual(jobs["sketch.yaml"]?.corruptAt, .model)
-        XCTAssertEqual(jobs["photo-benchmark.yaml"]?.fit, .tiles)
+        XCTAssertEqual(jobs["photo-benchmark.yaml"]?.fit, .whole)
+        XCTAssertEqual(jobs["colorize-photos.yaml"]?.fit, .whole)
         XCTAssertEqual(jobs["drift.yaml"]?.artifacts, [])
         XCTAssertEqual(jobs["benchmark.yaml"]?.corruptions, [.noise(sigma: 0.2)])
         XCTAssertEqual(jobs["peer-benchmark.yaml"]?.artifacts, [.output], "the peer writes only the outputs")
         XCTAssertEqual(jobs["peer-benchmark.yaml"]?.measures, jobs["benchmark.yaml"]?.measures)
-        XCTAssertEqual(Set(jobs.values.compactMap(\.model)), ["fashion28", "emoji32", "photo32"])
+        XCTAssertEqual(Set(jobs.values.compactMap(\.model)), ["fashion28", "emoji32", "photo64"])
     }
 
     func testEveryKeyIsRead() throws {
