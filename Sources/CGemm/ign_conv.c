@@ -28,6 +28,7 @@ struct channel_rows {
     const float *weight;  // weight[o·depth + ki·k + kj] for this channel
     long depth;
     int grid_w;
+    int m, k;  // output channels and kernel side
 };
 
 // MARK: AVX-512: 16·V pixels of a row at a time.
@@ -110,14 +111,11 @@ typedef void (*channel_terms)(const struct channel_rows *);
 TERMS(avx512, "avx512f", 1, 4) TERMS(avx512, "avx512f", 2, 4) TERMS(avx512, "avx512f", 3, 4) TERMS(avx512, "avx512f", 4, 4)
 TERMS(avx2, "avx2,fma", 1, 4) TERMS(avx2, "avx2,fma", 2, 4) TERMS(avx2, "avx2,fma", 3, 3) TERMS(avx2, "avx2,fma", 4, 2)
 
-/// The output count and kernel the `any` functions run with: set before each call, per thread.
-static _Thread_local int any_m, any_k;
-
 __attribute__((target("avx512f")))
-static void terms_avx512_any(const struct channel_rows *r) { terms_avx512(r, any_m, any_k, 2); }
+static void terms_avx512_any(const struct channel_rows *r) { terms_avx512(r, r->m, r->k, 2); }
 
 __attribute__((target("avx2,fma")))
-static void terms_avx2_any(const struct channel_rows *r) { terms_avx2(r, any_m, any_k, 2); }
+static void terms_avx2_any(const struct channel_rows *r) { terms_avx2(r, r->m, r->k, 2); }
 
 static const channel_terms terms_avx512_k3[] = {terms_avx512_m1_k3, terms_avx512_m2_k3, terms_avx512_m3_k3, terms_avx512_m4_k3};
 static const channel_terms terms_avx2_k3[] = {terms_avx2_m1_k3, terms_avx2_m2_k3, terms_avx2_m3_k3, terms_avx2_m4_k3};
@@ -145,9 +143,9 @@ int ign_conv_direct(int m, int channels, int kernel, int padding, const float *x
     else if (strcmp(simd, "avx2") == 0) terms = kernel == 3 ? terms_avx2_k3[m - 1] : terms_avx2_any;
     else return 0;
     if (row0 >= row1) return 1;
-    any_m = m;
-    any_k = kernel;
     struct channel_rows r;
+    r.m = m;
+    r.k = kernel;
     r.grid_w = width + 2 * padding - kernel + 1;
     r.depth = (long)channels * kernel * kernel;
     // A padded row: `padding` zeros, the row, then zeros up to the last run's last read.

@@ -115,6 +115,9 @@ public final class Network {
         return shapes
     }
 
+    /// Whether any layer is a BatchNorm (whose running statistics calibration sets).
+    public var hasBatchNorm: Bool { nodes.contains { $0.layer is BatchNorm2d } }
+
     /// PyTorch's fresh BatchNorm state: running mean 0, running variance 1, counter 0.
     public func resetBatchNormState() {
         for node in nodes { (node.layer as? BatchNorm2d)?.resetRunningStatistics(store) }

@@ -45,7 +45,7 @@ extension IGNModel {
     /// model without BatchNorm, whose outputs no set changes).
     public func resolve(_ requested: StatisticsSet) -> (set: StatisticsSet, note: String?) {
         guard requested == .generation, generationStatistics.isEmpty else { return (requested, nil) }
-        guard network.nodes.contains(where: { $0.layer is BatchNorm2d }) else { return (.projection, nil) }
+        guard network.hasBatchNorm else { return (.projection, nil) }
         return (.projection, "the model has no generation statistics (`ign calibrate --for generation` adds them): using its projection statistics")
     }
 

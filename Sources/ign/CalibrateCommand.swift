@@ -54,7 +54,7 @@ struct CalibrateCommand: ParsableCommand {
 
     func run() throws {
         let model = try self.model.load()
-        guard model.network.nodes.contains(where: { $0.layer is BatchNorm2d }) else {
+        guard model.network.hasBatchNorm else {
             throw CommandError("\(self.model.nameOrPath): \(model.architecture.name) has no BatchNorm layers: there is nothing to calibrate")
         }
         switch target {

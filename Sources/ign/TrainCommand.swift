@@ -138,8 +138,9 @@ struct TrainCommand: ParsableCommand {
             let mix = try options.sources.map { try SourceMix($0, corrupter: imageCorrupter) }
             trainer = try Trainer(options: options, model: model, dataset: dataset, noise: noiseSource, sources: mix, threads: compute.threads)
         }
-        if trainer.options.objective.lambdaLocalMean > 0, trainer.options.sources?.contains(where: \.keepsLocalMeans) != true {
-            throw CommandError("\(resume ?? "--lambda-local-mean"): the local-mean term acts only on noisy training images, and the run has no --source N:noise:σ")
+        // A new run's sources were checked in validate(); a resumed run's are its checkpoint's.
+        if let resume, trainer.options.objective.lambdaLocalMean > 0, trainer.options.sources?.contains(where: \.keepsLocalMeans) != true {
+            throw CommandError("\(resume): the local-mean term acts only on noisy training images, and the run has no --source N:noise:σ")
         }
         log.info("\(trainer.options.arch) C=\(trainer.options.channels): \(trainer.model.network.store.count) parameters, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, batch \(trainer.options.batch), \(compute.threads) threads")
 

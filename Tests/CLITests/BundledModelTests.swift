@@ -16,7 +16,7 @@ final class BundledModelTests: XCTestCase {
         let model = try BundledModels.load(name)
         XCTAssertEqual(model.architecture, architecture)
         XCTAssertEqual(model.channels, channels)
-        if model.network.nodes.contains(where: { $0.layer is BatchNorm2d }) {
+        if model.network.hasBatchNorm {
             XCTAssertNotNil(model.metadata["batchnorm"], "shipped models with BatchNorm are recalibrated on data")
             XCTAssertEqual(model.generationStatistics.count, 3, "and carry a generation set for each of three steps")
         }
