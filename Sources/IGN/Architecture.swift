@@ -36,7 +36,7 @@ public struct Architecture: Sendable, Equatable {
             + decoder(channels).enumerated().map { ("decoder.\($0.offset)", $0.element) }
     }
 
-    public static let all: [Architecture] = [dcgan28, dcgan32, dcgan64, tiny28, fcn8, fcn16, fcn16Skip, fcnTiny]
+    public static let all: [Architecture] = [dcgan28, dcgan32, dcgan64, tiny28, fcn8, fcn16, fcn16Skip, fcn16Skip32, fcnTiny]
 
     public var isFullyConvolutional: Bool { sizeMultiple > 0 }
 
@@ -96,6 +96,8 @@ public struct Architecture: Sendable, Equatable {
     /// detail need not pass the latent. Same tensor names as fcn16 up to the last conv, whose
     /// input doubles (`decoder.14`).
     public static let fcn16Skip = fullyConvolutional(name: "fcn16-skip", width: 32, latent: 16, fullResolutionSkip: true)
+    /// fcn16-skip trained and sampled at 32×32 (small images such as emoji); the same layers and tensors.
+    public static let fcn16Skip32 = fullyConvolutional(name: "fcn16-skip32", width: 32, latent: 16, imageSize: 32, fullResolutionSkip: true)
     /// fcn8's layers at width 4, latent 2: for tests.
     public static let fcnTiny = fullyConvolutional(name: "fcn-tiny", width: 4, latent: 2, imageSize: 16)
 

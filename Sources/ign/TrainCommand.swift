@@ -93,6 +93,7 @@ struct TrainCommand: ParsableCommand {
         let trainer: Trainer
         if let resume {
             let (epochs, steps, data, lr, lambda, block) = (self.epochs, self.steps, self.data, self.lr, lambdaLocalMean, localMeanBlock)
+            let components = try sources.map(parseSource)
             trainer = try Checkpoint.resume(from: URL(fileURLWithPath: resume), threads: compute.threads,
                                             corrupter: imageCorrupter) { options in
                 if let steps { options.steps = steps }
@@ -101,6 +102,7 @@ struct TrainCommand: ParsableCommand {
                 if let lr { options.learningRate = lr }
                 if let lambda { options.objective.lambdaLocalMean = lambda }
                 if let block { options.objective.localMeanBlock = block }
+                if !components.isEmpty { options.sources = components }
             }
             log.info("resumed \(resume) at step \(trainer.state.step) (epoch \(trainer.state.epoch))")
         } else {

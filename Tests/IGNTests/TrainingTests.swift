@@ -161,6 +161,15 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(other.state.step, 4)
         try other.run(checkpoint: dir.appendingPathComponent("c.safetensors"), progress: { _ in })
         XCTAssertEqual(other.state.step, 6)
+
+        // Continued with another source mix: the new one is drawn from and recorded.
+        let mixed = [SourceComponent(weight: 1, spec: "model"), SourceComponent(weight: 2, spec: "darken"),
+                     SourceComponent(weight: 1, spec: "brighten")]
+        let remixed = try Checkpoint.resume(from: atStep4, dataset: data, threads: 1, corrupter: corrupter) { $0.sources = mixed }
+        XCTAssertEqual(remixed.options.sources, mixed)
+        try remixed.run(checkpoint: dir.appendingPathComponent("d.safetensors"), progress: { _ in })
+        XCTAssertEqual(remixed.state.step, 6)
+        XCTAssertEqual(remixed.model.metadata["sources"], "1.0:model 2.0:darken 1.0:brighten")
     }
 
     func testRejectsMismatchedData() throws {
