@@ -55,31 +55,40 @@ struct Finisher: Sendable {
             }
         }
 
-        var shown: (name: String, picture: PlanarImage)?  // what the report's thumbnail shows: the strip, else the output
+        var files: [(artifact: Job.Artifact, name: String, picture: PlanarImage)] = []
         for artifact in job.artifacts {
             guard let name = image.names[artifact] else { continue }
-            let picture: PlanarImage
             switch artifact {
-            case .output: picture = output
-            case .corrupted: picture = corrupted
-            case .strip: picture = try strip([fitted.clean, hasNetwork ? corrupted : nil, output].compactMap { $0 })
+            case .output: files.append((artifact, name, output))
+            case .corrupted: files.append((artifact, name, corrupted))
+            case .strip: files.append((artifact, name, try strip([fitted.clean, hasNetwork ? corrupted : nil, output].compactMap { $0 })))
             }
-            do {
-                try writer.write(picture, to: try tree.prepare(name))
-            } catch let error as ImagingError {
-                throw InputFailure(code: "output", message: "\(name): \(error.message)")
-            }
-            if artifact == .strip || (artifact == .output && shown == nil) { shown = (name, picture) }
         }
-        if let shown {
-            let name = Thumbnails.path(for: shown.name)
-            do {
-                try thumbnailWriter.write(try Thumbnails.shrink(shown.picture), to: try tree.prepare(name))
-            } catch let error as ImagingError {
-                throw InputFailure(code: "output", message: "\(name): \(error.message)")
-            }
+        try writeConcurrently(files.map { ($0.name, $0.picture) })
+        // The report's thumbnail: of the strip, else the output. After the others: libvips encoding a
+        // JPEG while it encodes a PNG gave JPEGs that differed from run to run.
+        if let shown = files.first(where: { $0.artifact == .strip }) ?? files.first(where: { $0.artifact == .output }) {
+            try write(try Thumbnails.shrink(shown.picture), with: thumbnailWriter, to: Thumbnails.path(for: shown.name))
         }
         return record
+    }
+
+    /// Encodes and writes the files at the same time (a photo's PNG takes a good part of a
+    /// second), each atomically; throws the first failure in `files`' order, after all have ended.
+    private func writeConcurrently(_ files: [(name: String, picture: PlanarImage)]) throws {
+        let failures = FailureSlots(count: files.count)
+        DispatchQueue.concurrentPerform(iterations: files.count) { i in
+            do { try write(files[i].picture, with: writer, to: files[i].name) } catch { failures.set(i, error) }
+        }
+        if let first = failures.first { throw first }
+    }
+
+    private func write(_ picture: PlanarImage, with writer: ImageWriter, to name: String) throws {
+        do {
+            try writer.write(picture, to: try tree.prepare(name))
+        } catch let error as ImagingError {
+            throw InputFailure(code: "output", message: "\(name): \(error.message)")
+        }
     }
 
     /// Throws a `nonFinite` failure if the network gave NaN or infinity anywhere: such an
@@ -139,4 +148,16 @@ public enum Thumbnails {
         let height = max(1, Int((Double(image.height) * Double(width) / Double(image.width)).rounded()))
         return try image.resized(width: width, height: height)
     }
+}
+
+/// One error slot per concurrent task, filled under a lock.
+private final class FailureSlots: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [Error?]
+
+    init(count: Int) { errors = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ error: Error) { lock.withLock { errors[index] = error } }
+
+    var first: Error? { lock.withLock { errors.lazy.compactMap { $0 }.first } }
 }
