@@ -34,7 +34,7 @@ public enum Checkpoint {
     }
 
     /// The run saved at `url`, ready to continue on `threads` threads; `override` may change the
-    /// run's options (its length, data, learning rate, local-mean term). The data are the options' file
+    /// run's options (its length, data, learning rate, local-mean term, source mix). The data are the options' file
     /// unless `dataset` is given; on data other than the recorded, the run goes on from a new epoch.
     /// A run with a source mix needs `corrupter` to rebuild it (see ``SourceMix/init(_:corrupter:)``).
     public static func resume(from url: URL, dataset: Dataset? = nil, threads: Int,

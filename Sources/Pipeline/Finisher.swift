@@ -65,8 +65,8 @@ struct Finisher: Sendable {
             }
         }
         try writeConcurrently(files.map { ($0.name, $0.picture) })
-        // The report's thumbnail: of the strip, else the output. After the others: libvips encoding a
-        // JPEG while it encodes a PNG gave JPEGs that differed from run to run.
+        // The report's thumbnail: of the strip, else the output. Here, after the others: written among
+        // them, inside the concurrent writes, the thumbnails differed from run to run (cause not found).
         if let shown = files.first(where: { $0.artifact == .strip }) ?? files.first(where: { $0.artifact == .output }) {
             try write(try Thumbnails.shrink(shown.picture), with: thumbnailWriter, to: Thumbnails.path(for: shown.name))
         }

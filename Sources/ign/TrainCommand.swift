@@ -91,9 +91,9 @@ struct TrainCommand: ParsableCommand {
         let outURL = try outputFile(out)
         let checkpointURL = try outputFile(checkpoint ?? outURL.deletingPathExtension().path + ".ckpt.safetensors")
         let trainer: Trainer
+        let components = try sources.map(parseSource)
         if let resume {
             let (epochs, steps, data, lr, lambda, block) = (self.epochs, self.steps, self.data, self.lr, lambdaLocalMean, localMeanBlock)
-            let components = try sources.map(parseSource)
             trainer = try Checkpoint.resume(from: URL(fileURLWithPath: resume), threads: compute.threads,
                                             corrupter: imageCorrupter) { options in
                 if let steps { options.steps = steps }
@@ -114,7 +114,6 @@ struct TrainCommand: ParsableCommand {
             options.objective.kind = objective; options.objective.lambdaIMLE = lambdaIMLE
             options.objective.lambdaLocalMean = lambdaLocalMean ?? 0; options.objective.localMeanBlock = localMeanBlock ?? 8
             options.noise = noise; options.noiseFile = noiseFile; options.seed = seed
-            let components = try sources.map(parseSource)
             options.sources = components.isEmpty ? nil : components
             options.shuffle = !noShuffle; options.checkpointEvery = checkpointEvery
             let dataset = try Dataset.load(URL(fileURLWithPath: data!))
