@@ -164,26 +164,34 @@ public func conv2dForward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float
 }
 
 /// Whether ``conv2dForwardDirect(x:y:weight:bias:outChannels:geometry:samples:split:)`` runs for
-/// this convolution on this machine: stride 1, at most 4 output channels, padding below the
-/// kernel, and the ordered GEMM's AVX-512 or AVX2 kernel in use.
-public func conv2dDirectApplies(_ g: ConvGeometry, outChannels: Int) -> Bool {
+/// this convolution on this machine: stride 1, padding below the kernel, and the ordered GEMM's
+/// AVX-512 or AVX2 kernel in use.
+public func conv2dDirectApplies(_ g: ConvGeometry) -> Bool {
     g.stride == 1 && g.padding < g.kernel
-        && ign_conv_direct(Int32(outChannels), 1, 1, 0, nil, 0, 1, 1, nil, nil, 0, 0, 0) == 1
+        && ign_conv_rows(1, 1, Int32(g.kernel), Int32(g.padding), nil, 0, 1, 1, nil, nil, nil, 0, 0, 0) == 1
 }
 
-/// `conv2dForward` for a convolution where ``conv2dDirectApplies(_:outChannels:)``, without im2col:
-/// the same bits, with `split` sharing each sample's grid rows out instead of output channels.
+/// `conv2dForward` for a convolution where ``conv2dDirectApplies(_:)``, without im2col: the same
+/// bits, with `split` sharing each sample's grid rows out instead of output channels. One to four
+/// output channels run through `ign_conv_direct` (a few pixel vectors per output channel), more
+/// through `ign_conv_rows` (a tile of output channels × pixels, as the ordered GEMM's).
 public func conv2dForwardDirect(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                                 weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                 outChannels: Int, geometry g: ConvGeometry, samples s: SampleRange,
                                 split: ChannelSplit = serial) {
     let inStride = s.batch * g.imageSize, outStride = s.batch * g.gridSize
+    let m = Int32(outChannels), channels = Int32(g.channels), k = Int32(g.kernel), p = Int32(g.padding)
+    let h = Int32(g.imageH), w = Int32(g.imageW)
     for b in s.range {
         let input = x + b * g.imageSize, output = y + b * g.gridSize
         split(g.gridH) { rows in
-            let done = ign_conv_direct(Int32(outChannels), Int32(g.channels), Int32(g.kernel), Int32(g.padding),
-                                       input, inStride, Int32(g.imageH), Int32(g.imageW), weight, output, outStride,
-                                       Int32(rows.lowerBound), Int32(rows.upperBound))
+            let (top, bottom) = (Int32(rows.lowerBound), Int32(rows.upperBound))
+            if outChannels > 4 {
+                let done = ign_conv_rows(m, channels, k, p, input, inStride, h, w, weight, bias, output, outStride, top, bottom)
+                precondition(done == 1, "conv2dForwardDirect called where it does not apply")
+                return
+            }
+            let done = ign_conv_direct(m, channels, k, p, input, inStride, h, w, weight, output, outStride, top, bottom)
             precondition(done == 1, "conv2dForwardDirect called where it does not apply")
             for c in 0..<outChannels {
                 let bc = bias[c], run = output + c * outStride
@@ -260,12 +268,22 @@ public func flipForInputGradient(_ weight: UnsafePointer<Float>, _ flipped: Unsa
 /// `dx = flipped · im2col(dy)`. It does the same multiply-adds as
 /// ``conv2dInputGradient(dy:weight:dx:colScratch:outChannels:geometry:samples:)`` but unfolds
 /// `Cout·k²` rows of dy instead of folding `Cin·k²` rows back, and its product has the long
-/// inner dimension. `col` (rows `ldCol` apart) receives im2col(dy).
+/// inner dimension. `col` (rows `ldCol` apart) receives im2col(dy), unless the correlation runs
+/// directly from dy's rows (``conv2dDirectApplies(_:)``, the same bits).
 public func conv2dInputGradientByCorrelation(dy: UnsafePointer<Float>, flippedWeight: UnsafePointer<Float>,
                                              dx: UnsafeMutablePointer<Float>, col: UnsafeMutablePointer<Float>, ldCol: Int,
                                              inChannels: Int, outChannels: Int, geometry g: ConvGeometry, samples s: SampleRange) {
     guard s.count > 0 else { return }
     let h = adjointGeometry(g, outChannels: outChannels)
+    if conv2dDirectApplies(h) {
+        for b in s.range {
+            let done = ign_conv_rows(Int32(inChannels), Int32(outChannels), Int32(h.kernel), Int32(h.padding), dy + b * h.imageSize,
+                                     s.batch * h.imageSize, Int32(h.imageH), Int32(h.imageW), flippedWeight, nil,
+                                     dx + b * h.gridSize, s.batch * h.gridSize, 0, Int32(h.gridH))
+            precondition(done == 1, "the direct correlation applies")
+        }
+        return
+    }
     im2col(dy, s, col, ldCol: ldCol, h)
     orderedGemm(m: inChannels, n: s.count * h.gridSize, k: h.columnRows, flippedWeight, lda: h.columnRows, col, ldb: ldCol,
                 dx + s.first * h.gridSize, ldc: s.batch * h.gridSize)

@@ -42,9 +42,14 @@ final class LayerSemanticsTests: XCTestCase {
 
 
     /// A stride-1 input gradient computed as a correlation with the flipped kernel equals the plain
-    /// col2im(Wᵀ·dy) it replaces, to rounding, for every sample range.
+    /// col2im(Wᵀ·dy) it replaces, to rounding, for every sample range; and the correlation run
+    /// directly from dy's rows (AVX2, AVX-512) gives the bits of im2col(dy) and the ordered GEMM
+    /// (the scalar kernel's path).
     func testInputGradientByCorrelationMatchesColumnFold() {
-        for (k, p, h, w, cin, cout) in [(3, 1, 7, 5, 3, 4), (3, 0, 6, 6, 5, 2), (1, 0, 4, 3, 6, 7), (5, 2, 9, 8, 2, 3), (3, 2, 4, 4, 2, 2)] {
+        let best = orderedGemmKernel
+        defer { useOrderedGemmKernel(best) }
+        for (k, p, h, w, cin, cout) in [(3, 1, 7, 5, 3, 4), (3, 0, 6, 6, 5, 2), (1, 0, 4, 3, 6, 7), (5, 2, 9, 8, 2, 3), (3, 2, 4, 4, 2, 2),
+                                        (3, 1, 9, 53, 11, 6)] {
             let n = 3, oh = h + 2 * p - k + 1, ow = w + 2 * p - k + 1
             let g = ConvGeometry(channels: cin, kernel: k, stride: 1, padding: p, imageH: h, imageW: w, gridH: oh, gridW: ow)
             var rng = RandomSource(seed: UInt64(k * 1000 + h * 10 + p))
@@ -57,16 +62,24 @@ final class LayerSemanticsTests: XCTestCase {
             flipForInputGradient(weight, &flipped, inChannels: cin, outChannels: cout, kernel: k)
             let a = adjointGeometry(g, outChannels: cout)
             var col = [Float](repeating: 0, count: a.columnRows * n * a.gridSize)
-            var byCorrelation = [Float](repeating: .nan, count: plain.count)
-            for range in [0..<1, 1..<3] {
-                conv2dInputGradientByCorrelation(dy: dy, flippedWeight: flipped, dx: &byCorrelation, col: &col,
-                                                 ldCol: range.count * a.gridSize, inChannels: cin, outChannels: cout,
-                                                 geometry: g, samples: SampleRange(batch: n, range))
+            var results: [[Float]] = []
+            for kernel in orderedGemmKernels {
+                useOrderedGemmKernel(kernel)
+                var byCorrelation = [Float](repeating: .nan, count: plain.count)
+                for range in [0..<1, 1..<3] {
+                    conv2dInputGradientByCorrelation(dy: dy, flippedWeight: flipped, dx: &byCorrelation, col: &col,
+                                                     ldCol: range.count * a.gridSize, inChannels: cin, outChannels: cout,
+                                                     geometry: g, samples: SampleRange(batch: n, range))
+                }
+                results.append(byCorrelation)
             }
             let scale = plain.map(abs).max()!
             XCTAssertGreaterThan(scale, 0.1)
-            for (u, v) in zip(plain, byCorrelation) {
+            for (u, v) in zip(plain, results[0]) {
                 XCTAssertEqual(u, v, accuracy: 1e-5 * scale, "k\(k) p\(p) \(h)×\(w)")
+            }
+            for (kernel, result) in zip(orderedGemmKernels, results).dropFirst() {
+                XCTAssertEqual(result.map(\.bitPattern), results[0].map(\.bitPattern), "\(kernel) against \(orderedGemmKernels[0]): k\(k) p\(p)")
             }
         }
         let strided = ConvGeometry(channels: 1, kernel: 3, stride: 2, padding: 1, imageH: 4, imageW: 4, gridH: 2, gridW: 2)

@@ -1,0 +1,204 @@
+// A stride-1 convolution with many output channels, computed without im2col.
+//
+// The im2col path writes k²·Cin floats of columns per output pixel, then the ordered GEMM copies
+// them once more into panels before its register tile reads them. For a stride-1 convolution the
+// panel is already in memory: the k² values a tap (c, ki, kj) contributes to a run of an output
+// row's pixels are a contiguous run of input row oh + ki − p, starting kj − p pixels in. So the
+// input is copied once into zero-padded rows (a band of output rows at a time, all channels), and
+// a register tile of MR output channels × V vectors of pixels (AVX-512: 8 × 3·16, AVX2: 4 × 3·8)
+// runs the whole chain over (c, ki, kj), loading its pixel vectors straight from the padded rows
+// and broadcasting each output channel's weight. For one run of pixels every output channel's tile
+// reads the same k rows of every channel, which then stay in L1.
+//
+// Each pixel's chain is the ordered GEMM's on im2col columns, term for term: (c, ki, kj) in that
+// order, starting from 0, padding contributing fma(w, 0, ·) as im2col's zeros do; the bias is then
+// added once, as the im2col path adds it after its product. So the results are the same bits.
+
+#include "ign_gemm.h"
+
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { WIDE_MAX_KERNEL = 16, BAND_ROWS = 4, SLACK = 64 };
+
+/// A band of padded input rows and what a tile needs to find its operands.
+struct band {
+    const float *rows;   // channel c, band row r at rows + c·plane + r·stride
+    long plane, stride;
+    int channels, k;
+    const float *weight;  // output channel o's chain at weight + o·depth
+    long depth;
+    const float *bias;    // or NULL
+};
+
+// MARK: AVX-512: 8 output channels × 16·V pixels.
+
+enum { MR512 = 8 };
+
+/// Output channels o0 ..< o0 + rows (at most MR512) of output row `oh` (band row `r`), pixels
+/// j0 ..< j0 + cols (at most 16·V): `out[o]` is the start of output channel o's row.
+__attribute__((target("avx512f"), always_inline))
+static inline void tile_avx512(const struct band *b, int r, int o0, int rows, float *const *out, int j0, int cols,
+                               const int k, const int V) {
+    const float *w[MR512];
+    for (int i = 0; i < MR512; i++) w[i] = b->weight + (long)(o0 + (i < rows ? i : 0)) * b->depth;
+    __m512 acc[MR512][3];
+    for (int i = 0; i < MR512; i++)
+        for (int v = 0; v < V; v++) acc[i][v] = _mm512_setzero_ps();
+    for (int c = 0; c < b->channels; c++) {
+        const float *first = b->rows + c * b->plane + r * b->stride + j0;
+        const long tap0 = (long)c * k * k;
+        for (int ki = 0; ki < k; ki++) {
+            const float *row = first + ki * b->stride;
+            for (int kj = 0; kj < k; kj++) {
+                __m512 x[3];
+                for (int v = 0; v < V; v++) x[v] = _mm512_loadu_ps(row + kj + 16 * v);
+                const long tap = tap0 + ki * k + kj;
+                for (int i = 0; i < MR512; i++) {
+                    __m512 a = _mm512_set1_ps(w[i][tap]);
+                    for (int v = 0; v < V; v++) acc[i][v] = _mm512_fmadd_ps(a, x[v], acc[i][v]);
+                }
+            }
+        }
+    }
+    for (int v = 0; v < V; v++) {
+        int left = cols - 16 * v;
+        __mmask16 mask = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+        for (int i = 0; i < rows; i++) {
+            __m512 y = b->bias ? _mm512_add_ps(acc[i][v], _mm512_set1_ps(b->bias[o0 + i])) : acc[i][v];
+            _mm512_mask_storeu_ps(out[o0 + i] + j0 + 16 * v, mask, y);
+        }
+    }
+}
+
+// MARK: AVX2: 4 output channels × 8·V pixels.
+
+enum { MR256 = 4 };
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline void tile_avx2(const struct band *b, int r, int o0, int rows, float *const *out, int j0, int cols,
+                             const int k, const int V) {
+    const float *w[MR256];
+    for (int i = 0; i < MR256; i++) w[i] = b->weight + (long)(o0 + (i < rows ? i : 0)) * b->depth;
+    __m256 acc[MR256][3];
+    for (int i = 0; i < MR256; i++)
+        for (int v = 0; v < V; v++) acc[i][v] = _mm256_setzero_ps();
+    for (int c = 0; c < b->channels; c++) {
+        const float *first = b->rows + c * b->plane + r * b->stride + j0;
+        const long tap0 = (long)c * k * k;
+        for (int ki = 0; ki < k; ki++) {
+            const float *row = first + ki * b->stride;
+            for (int kj = 0; kj < k; kj++) {
+                __m256 x[3];
+                for (int v = 0; v < V; v++) x[v] = _mm256_loadu_ps(row + kj + 8 * v);
+                const long tap = tap0 + ki * k + kj;
+                for (int i = 0; i < MR256; i++) {
+                    __m256 a = _mm256_broadcast_ss(w[i] + tap);
+                    for (int v = 0; v < V; v++) acc[i][v] = _mm256_fmadd_ps(a, x[v], acc[i][v]);
+                }
+            }
+        }
+    }
+    for (int v = 0; v < V; v++) {
+        int left = cols - 8 * v;
+        if (left <= 0) break;
+        for (int i = 0; i < rows; i++) {
+            __m256 y = b->bias ? _mm256_add_ps(acc[i][v], _mm256_set1_ps(b->bias[o0 + i])) : acc[i][v];
+            float *dst = out[o0 + i] + j0 + 8 * v;
+            if (left >= 8) {
+                _mm256_storeu_ps(dst, y);
+            } else {
+                float lanes[8];
+                _mm256_storeu_ps(lanes, y);
+                memcpy(dst, lanes, (size_t)left * sizeof(float));
+            }
+        }
+    }
+}
+
+// MARK: Driver
+
+/// One output row of `m` channels: runs of 3 vectors of pixels, then single vectors for the rest.
+typedef void (*row_kernel)(const struct band *b, int r, int m, float *const *out, int grid_w);
+
+// One function per instruction set for 3×3 and 1×1 kernels (every tap loop unrolled), one for any other.
+#define ROW(isa, target_attr, MR, LANES, K, name)                                                           \
+    __attribute__((target(target_attr))) static void name(const struct band *b, int r, int m, float *const *out, \
+                                                          int grid_w) {                                     \
+        const int k = (K) > 0 ? (K) : b->k;                                                                  \
+        int j0 = 0;                                                                                          \
+        for (; j0 + 3 * LANES <= grid_w; j0 += 3 * LANES)                                                    \
+            for (int o0 = 0; o0 < m; o0 += MR)                                                               \
+                tile_##isa(b, r, o0, m - o0 < MR ? m - o0 : MR, out, j0, 3 * LANES, k, 3);                   \
+        for (; j0 < grid_w; j0 += LANES)                                                                     \
+            for (int o0 = 0; o0 < m; o0 += MR)                                                               \
+                tile_##isa(b, r, o0, m - o0 < MR ? m - o0 : MR, out, j0, grid_w - j0, k, 1);                 \
+    }
+ROW(avx512, "avx512f", MR512, 16, 3, row_avx512_k3)
+ROW(avx512, "avx512f", MR512, 16, 1, row_avx512_k1)
+ROW(avx512, "avx512f", MR512, 16, 0, row_avx512_any)
+ROW(avx2, "avx2,fma", MR256, 8, 3, row_avx2_k3)
+ROW(avx2, "avx2,fma", MR256, 8, 1, row_avx2_k1)
+ROW(avx2, "avx2,fma", MR256, 8, 0, row_avx2_any)
+
+/// This thread's band of padded rows.
+static _Thread_local float *band_storage;
+static _Thread_local size_t band_capacity;
+
+static float *band_buffer(size_t count) {
+    if (count > band_capacity) {
+        free(band_storage);
+        band_storage = malloc(count * sizeof(float));
+        if (!band_storage) abort();
+        band_capacity = count;
+    }
+    return band_storage;
+}
+
+int ign_conv_rows(int m, int channels, int kernel, int padding, const float *x, long channel_stride, int height,
+                  int width, const float *weight, const float *bias, float *y, long out_channel_stride, int row0,
+                  int row1) {
+    if (m < 1 || padding >= kernel || kernel > WIDE_MAX_KERNEL) return 0;
+    const char *simd = ign_gemm_kernel();
+    row_kernel run;
+    if (strcmp(simd, "avx512") == 0) run = kernel == 3 ? row_avx512_k3 : kernel == 1 ? row_avx512_k1 : row_avx512_any;
+    else if (strcmp(simd, "avx2") == 0) run = kernel == 3 ? row_avx2_k3 : kernel == 1 ? row_avx2_k1 : row_avx2_any;
+    else return 0;
+    if (row0 >= row1) return 1;
+    int grid_w = width + 2 * padding - kernel + 1;
+    struct band b;
+    b.channels = channels;
+    b.k = kernel;
+    b.weight = weight;
+    b.depth = (long)channels * kernel * kernel;
+    b.bias = bias;
+    // A padded row: `padding` zeros, the input row, zeros up to past the last vector's last read.
+    b.stride = (grid_w + kernel - 1 + SLACK + 15) / 16 * 16;
+    b.plane = (long)(BAND_ROWS + kernel - 1) * b.stride;
+    float *rows = band_buffer((size_t)channels * b.plane);
+    b.rows = rows;
+    float *out[m];
+    for (int top = row0; top < row1; top += BAND_ROWS) {
+        int bottom = row1 - top < BAND_ROWS ? row1 : top + BAND_ROWS;
+        int band_rows = bottom - top + kernel - 1;
+        for (int c = 0; c < channels; c++) {
+            for (int r = 0; r < band_rows; r++) {
+                float *dst = rows + c * b.plane + r * b.stride;
+                int ih = top + r - padding;
+                if (ih >= 0 && ih < height) {
+                    memset(dst, 0, (size_t)padding * sizeof(float));
+                    memcpy(dst + padding, x + c * channel_stride + (long)ih * width, (size_t)width * sizeof(float));
+                    memset(dst + padding + width, 0, (size_t)(b.stride - padding - width) * sizeof(float));
+                } else {
+                    memset(dst, 0, (size_t)b.stride * sizeof(float));
+                }
+            }
+        }
+        for (int oh = top; oh < bottom; oh++) {
+            for (int o = 0; o < m; o++) out[o] = y + o * out_channel_stride + (long)oh * grid_w;
+            run(&b, oh - top, m, out, grid_w);
+        }
+    }
+    return 1;
+}
