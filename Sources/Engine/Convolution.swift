@@ -164,30 +164,39 @@ public func conv2dForward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float
 }
 
 /// Whether ``conv2dForwardDirect(x:y:weight:bias:outChannels:geometry:samples:split:)`` runs for
-/// this convolution on this machine: stride 1, padding below the kernel, and the ordered GEMM's
-/// AVX-512 or AVX2 kernel in use.
-public func conv2dDirectApplies(_ g: ConvGeometry) -> Bool {
-    g.stride == 1 && g.padding < g.kernel
-        && ign_conv_rows(1, 1, Int32(g.kernel), Int32(g.padding), nil, 0, 1, 1, nil, nil, nil, 0, 0, 0) == 1
+/// this convolution on this machine (the ordered GEMM's AVX-512 or AVX2 kernel in use, padding
+/// below the kernel): with 1 to 4 output channels at stride 1, or with rows of at least 16
+/// pixels at stride 1 to 4 (on narrower grids the GEMM's product over many samples' positions at
+/// once does better).
+public func conv2dDirectApplies(_ g: ConvGeometry, outChannels: Int) -> Bool {
+    if outChannels <= 4 && g.stride == 1 { return ign_conv_direct(Int32(outChannels), 1, 1, 0, nil, 0, 1, 1, nil, nil, 0, 0, 0) == 1 && g.padding < g.kernel }
+    return g.gridW >= 16 && convRowsRun(g)
 }
 
-/// `conv2dForward` for a convolution where ``conv2dDirectApplies(_:)``, without im2col: the same
-/// bits, with `split` sharing each sample's grid rows out instead of output channels. One to four
-/// output channels run through `ign_conv_direct` (a few pixel vectors per output channel), more
-/// through `ign_conv_rows` (a tile of output channels × pixels, as the ordered GEMM's).
+/// Whether `ign_conv_rows` takes this geometry on this machine.
+private func convRowsRun(_ g: ConvGeometry) -> Bool {
+    ign_conv_rows(1, 1, Int32(g.kernel), Int32(g.stride), Int32(g.padding), nil, 0, 1, 1, nil, nil, nil, 0, 0, 0) == 1
+}
+
+/// `conv2dForward` for a convolution where ``conv2dDirectApplies(_:outChannels:)``, without
+/// im2col: the same bits, with `split` sharing each sample's grid rows out instead of output
+/// channels. One to four output channels at stride 1 run through `ign_conv_direct` (a few pixel
+/// vectors per output channel), others through `ign_conv_rows` (a tile of output channels ×
+/// pixels, as the ordered GEMM's).
 public func conv2dForwardDirect(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
                                 weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                 outChannels: Int, geometry g: ConvGeometry, samples s: SampleRange,
                                 split: ChannelSplit = serial) {
     let inStride = s.batch * g.imageSize, outStride = s.batch * g.gridSize
     let m = Int32(outChannels), channels = Int32(g.channels), k = Int32(g.kernel), p = Int32(g.padding)
-    let h = Int32(g.imageH), w = Int32(g.imageW)
+    let h = Int32(g.imageH), w = Int32(g.imageW), few = outChannels <= 4 && g.stride == 1
     for b in s.range {
         let input = x + b * g.imageSize, output = y + b * g.gridSize
         split(g.gridH) { rows in
             let (top, bottom) = (Int32(rows.lowerBound), Int32(rows.upperBound))
-            if outChannels > 4 {
-                let done = ign_conv_rows(m, channels, k, p, input, inStride, h, w, weight, bias, output, outStride, top, bottom)
+            guard few else {
+                let done = ign_conv_rows(m, channels, k, Int32(g.stride), p, input, inStride, h, w, weight, bias, output, outStride,
+                                         top, bottom)
                 precondition(done == 1, "conv2dForwardDirect called where it does not apply")
                 return
             }
@@ -269,15 +278,15 @@ public func flipForInputGradient(_ weight: UnsafePointer<Float>, _ flipped: Unsa
 /// ``conv2dInputGradient(dy:weight:dx:colScratch:outChannels:geometry:samples:)`` but unfolds
 /// `Cout·k²` rows of dy instead of folding `Cin·k²` rows back, and its product has the long
 /// inner dimension. `col` (rows `ldCol` apart) receives im2col(dy), unless the correlation runs
-/// directly from dy's rows (``conv2dDirectApplies(_:)``, the same bits).
+/// directly from dy's rows (`ign_conv_rows`, on rows of at least 16 pixels: the same bits).
 public func conv2dInputGradientByCorrelation(dy: UnsafePointer<Float>, flippedWeight: UnsafePointer<Float>,
                                              dx: UnsafeMutablePointer<Float>, col: UnsafeMutablePointer<Float>, ldCol: Int,
                                              inChannels: Int, outChannels: Int, geometry g: ConvGeometry, samples s: SampleRange) {
     guard s.count > 0 else { return }
     let h = adjointGeometry(g, outChannels: outChannels)
-    if conv2dDirectApplies(h) {
+    if h.gridW >= 16 && convRowsRun(h) {
         for b in s.range {
-            let done = ign_conv_rows(Int32(inChannels), Int32(outChannels), Int32(h.kernel), Int32(h.padding), dy + b * h.imageSize,
+            let done = ign_conv_rows(Int32(inChannels), Int32(outChannels), Int32(h.kernel), 1, Int32(h.padding), dy + b * h.imageSize,
                                      s.batch * h.imageSize, Int32(h.imageH), Int32(h.imageW), flippedWeight, nil,
                                      dx + b * h.gridSize, s.batch * h.gridSize, 0, Int32(h.gridH))
             precondition(done == 1, "the direct correlation applies")

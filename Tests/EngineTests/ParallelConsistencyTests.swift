@@ -191,16 +191,16 @@ final class ParallelConsistencyTests: XCTestCase {
         XCTAssertEqual(Array(UnsafeBufferPointer(start: dx, count: shape.count)), expected)
     }
 
-    /// The direct convolution gives the im2col product's bits: 1 to 4 output channels (the
-    /// few-output kernel) and 5 to 20 (the tile kernel: whole and partial tiles of output
-    /// channels), kernels 1 to 5 with every padding below them, rows not a multiple of any
-    /// pixel step, two samples, the rows shared out in pieces or not.
+    /// The direct convolution gives the im2col product's bits: 1 to 4 output channels at stride 1
+    /// (the few-output kernel) and 5 to 20 at strides 1 to 3 (the tile kernel: whole and partial
+    /// tiles of output channels), kernels 1 to 5 with every padding below them, rows not a
+    /// multiple of any pixel step, two samples, the rows shared out in pieces or not.
     func testDirectConvolutionMatchesTheProduct() throws {
         let best = orderedGemmKernel
         defer { useOrderedGemmKernel(best) }
         let probe = ConvGeometry(channels: 1, kernel: 3, stride: 1, padding: 1, imageH: 1, imageW: 1, gridH: 1, gridW: 1)
         useOrderedGemmKernel("scalar")
-        XCTAssertFalse(conv2dDirectApplies(probe), "the scalar kernel takes the im2col path")
+        XCTAssertFalse(conv2dDirectApplies(probe, outChannels: 3), "the scalar kernel takes the im2col path")
         let vectorKernels = orderedGemmKernels.filter { $0 != "scalar" }
         guard !vectorKernels.isEmpty else { throw XCTSkip("no AVX2: the im2col path runs everywhere") }
         var rng = RandomSource(seed: 12)
@@ -208,14 +208,15 @@ final class ParallelConsistencyTests: XCTestCase {
         var checked = 0
         for kernelName in vectorKernels {
             useOrderedGemmKernel(kernelName)
-            XCTAssertTrue(conv2dDirectApplies(probe), kernelName)
+            XCTAssertTrue(conv2dDirectApplies(probe, outChannels: 3), kernelName)
             for (kernel, padding) in [(1, 0), (2, 1), (3, 0), (3, 1), (3, 2), (5, 2), (5, 4)] {
                 for (channels, height, width) in [(3, 7, 37), (20, 5, 70), (2, 9, 16), (4, 6, 5), (5, 3, 101)] {
-                    for m in [1, 2, 3, 4, 5, 8, 13, 20] {
-                        let n = 2, gridH = height + 2 * padding - kernel + 1, gridW = width + 2 * padding - kernel + 1
-                        let g = ConvGeometry(channels: channels, kernel: kernel, stride: 1, padding: padding, imageH: height,
+                    for (m, stride) in [(1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (8, 2), (13, 3), (20, 1), (20, 2)] {
+                        let n = 2, gridH = (height + 2 * padding - kernel) / stride + 1
+                        let gridW = (width + 2 * padding - kernel) / stride + 1
+                        let g = ConvGeometry(channels: channels, kernel: kernel, stride: stride, padding: padding, imageH: height,
                                              imageW: width, gridH: gridH, gridW: gridW)
-                        XCTAssertTrue(conv2dDirectApplies(g))
+                        XCTAssertEqual(conv2dDirectApplies(g, outChannels: m), m <= 4 || gridW >= 16)
                         let x = rng.normals(channels * n * height * width), weight = rng.normals(m * g.columnRows), bias = rng.normals(m)
                         var col = [Float](repeating: 0, count: g.columnRows * n * g.gridSize)
                         var expected = [Float](repeating: 0, count: m * n * g.gridSize)
@@ -226,14 +227,14 @@ final class ParallelConsistencyTests: XCTestCase {
                             conv2dForwardDirect(x: x, y: &y, weight: weight, bias: bias, outChannels: m, geometry: g,
                                                 samples: SampleRange(batch: n), split: split)
                             XCTAssertEqual(y.map(\.bitPattern), expected.map(\.bitPattern),
-                                           "\(kernelName): k \(kernel) p \(padding) \(channels)×\(height)×\(width) → \(m)")
+                                           "\(kernelName): k \(kernel) s \(stride) p \(padding) \(channels)×\(height)×\(width) → \(m)")
                             checked += 1
                         }
                     }
                 }
             }
         }
-        XCTAssertEqual(checked, vectorKernels.count * 7 * 5 * 8 * 2)
+        XCTAssertEqual(checked, vectorKernels.count * 7 * 5 * 9 * 2)
     }
 
     /// Parameter-only backward passes accumulate: two passes give twice one pass's gradient.

@@ -39,14 +39,15 @@ int ign_gemm_use_kernel(const char *name);
 int ign_conv_direct(int m, int channels, int kernel, int padding, const float *x, long channel_stride,
                     int height, int width, const float *weight, float *y, long out_channel_stride, int row0, int row1);
 
-/// A stride-1 convolution of one sample with any number of output channels, computed without
-/// im2col, for the output rows `row0 ..< row1`: `y[o][oh][ow]` is the chain of fused
+/// A convolution of one sample with any number of output channels and stride 1 to 4, computed
+/// without im2col, for the output rows `row0 ..< row1`: `y[o][oh][ow]` is the chain of fused
 /// multiply-adds over (c, ki, kj) in that order of `weight[o][c][ki][kj]` and the input at
-/// `(oh + ki − padding, ow + kj − padding)` (0 outside the image), starting from 0, plus `bias[o]`
-/// (none when `bias` is NULL): exactly what `ign_gemm` gives on the im2col columns, with the
-/// bias added after. Arguments as for `ign_conv_direct`. Returns 0 and writes nothing when it
-/// cannot run here (the scalar kernel in use, padding ≥ kernel, kernel above 16).
-int ign_conv_rows(int m, int channels, int kernel, int padding, const float *x, long channel_stride, int height,
-                  int width, const float *weight, const float *bias, float *y, long out_channel_stride, int row0,
-                  int row1);
+/// `(oh·stride + ki − padding, ow·stride + kj − padding)` (0 outside the image), starting from 0,
+/// plus `bias[o]` (none when `bias` is NULL): exactly what `ign_gemm` gives on the im2col
+/// columns, with the bias added after. Output rows are `(width + 2·padding − kernel) / stride + 1`
+/// long; other arguments as for `ign_conv_direct`. Returns 0 and writes nothing when it cannot run
+/// here (the scalar kernel in use, padding ≥ kernel, kernel above 16, stride above 4).
+int ign_conv_rows(int m, int channels, int kernel, int stride, int padding, const float *x, long channel_stride,
+                  int height, int width, const float *weight, const float *bias, float *y, long out_channel_stride,
+                  int row0, int row1);
 #endif

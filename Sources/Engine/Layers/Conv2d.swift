@@ -9,7 +9,7 @@ public struct ConvSpec: Equatable, Sendable {
 
 /// `nn.Conv2d`: cross-correlation with zero padding; weight `[Cout, Cin, k, k]`, bias `[Cout]`.
 ///
-/// Forward: with stride 1, directly from the input rows (see
+/// Forward: directly from the input rows where that applies (see
 /// ``conv2dForwardDirect(x:y:weight:bias:outChannels:geometry:samples:split:)``); otherwise
 /// im2col of the worker's samples in cache-sized pieces (whole samples, or bands of grid
 /// rows of a large one), one ordered GEMM per piece (see
@@ -87,7 +87,7 @@ public final class Conv2d: Layer {
 
     public func forward(_ call: LayerCall) {
         let g = geometry(call.inputShape, call.outputShape)
-        if conv2dDirectApplies(g) {
+        if conv2dDirectApplies(g, outChannels: spec.outChannels) {
             conv2dForwardDirect(x: call.input, y: call.output, weight: call.parameter(weight), bias: call.parameter(bias),
                                 outChannels: spec.outChannels, geometry: g, samples: call.samples, split: call.channelSplit)
             return
