@@ -1,4 +1,4 @@
-import Foundation
+import CGemm
 
 /// Pointwise activations. Each backward reads the forward's *output*, so no input is kept.
 public enum Activation: Equatable, Sendable {
@@ -17,7 +17,7 @@ public enum Activation: Equatable, Sendable {
             case .leakyReLU(let slope):
                 for i in 0..<src.count { dst[i] = src[i] > 0 ? src[i] : src[i] * slope }
             case .tanh:
-                for i in 0..<src.count { dst[i] = Foundation.tanh(src[i]) }
+                ign_tanh(src.baseAddress!, dst.baseAddress!, src.count)
             }
         }
     }

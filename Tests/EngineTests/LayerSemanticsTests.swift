@@ -1,4 +1,5 @@
 import Basics
+import Foundation
 import Engine
 import XCTest
 
@@ -89,6 +90,40 @@ final class LayerSemanticsTests: XCTestCase {
         let shrinking = ConvGeometry(channels: 1, kernel: 4, stride: 1, padding: 0, imageH: 4, imageW: 4, gridH: 1, gridW: 1)
         XCTAssertFalse(inputGradientIsACorrelation(shrinking), "16 times the multiply-adds of the fold")
     }
+    /// The tanh activation is the true tanh (in double precision) rounded to float, to within one
+    /// ulp, over a sweep of ±12 and its edge cases, and gives the same bits on every instruction set.
+    func testTanhIsTheTrueValueRounded() throws {
+        let best = orderedGemmKernel
+        defer { useOrderedGemmKernel(best) }
+        var x: [Float] = [0, -0, 1e-30, -1e-30, .leastNonzeroMagnitude, 0x1p-13, -0x1p-13, 0x1.fffp-14, 9.99, 10, 10.01, 30, -30,
+                          .infinity, -.infinity, .greatestFiniteMagnitude]
+        var rng = RandomSource(seed: 21)
+        for _ in 0..<200_000 { x.append(rng.nextUniform() * 24 - 12) }
+        for _ in 0..<50_000 { x.append((rng.nextUniform() * 2 - 1) * Float(pow(10, -8 * Double(rng.nextUniform())))) }
+        var results: [[Float]] = []
+        for kernel in orderedGemmKernels {
+            useOrderedGemmKernel(kernel)
+            var y = [Float](repeating: .nan, count: x.count)
+            Activation.tanh.forward(x, &y, SampleRange(batch: 1), channels: 1, plane: x.count)
+            results.append(y)
+        }
+        var worst: Float = 0
+        for (xi, yi) in zip(x, results[0]) {
+            let truth = Float(Foundation.tanh(Double(xi)))
+            let ulp = max(truth.magnitude.ulp, Float.leastNormalMagnitude.ulp)
+            worst = max(worst, (yi - truth).magnitude / ulp)
+            XCTAssertEqual(yi.sign, truth.sign, "tanh(\(xi))")
+        }
+        print("tanh: largest error \(worst) ulp over \(x.count) values")
+        XCTAssertLessThanOrEqual(worst, 1, "largest error in ulps")
+        var out: [Float] = [0]
+        Activation.tanh.forward([.nan], &out, SampleRange(batch: 1), channels: 1, plane: 1)
+        XCTAssertTrue(out[0].isNaN)
+        for (kernel, y) in zip(orderedGemmKernels, results).dropFirst() {
+            XCTAssertEqual(y.map(\.bitPattern), results[0].map(\.bitPattern), "\(kernel) against \(orderedGemmKernels[0])")
+        }
+    }
+
     /// im2col matches the textbook definition, zero padding included.
     func testIm2colMatchesDefinition() {
         let c = 2, n = 2, h = 5, w = 6, k = 3, s = 2, p = 1

@@ -50,4 +50,7 @@ int ign_conv_direct(int m, int channels, int kernel, int padding, const float *x
 int ign_conv_rows(int m, int channels, int kernel, int stride, int padding, const float *x, long channel_stride,
                   int height, int width, const float *weight, const float *bias, float *y, long out_channel_stride,
                   int row0, int row1);
+/// `y[i] = tanh(x[i])` for i < n, within one rounding of the true value (the same bits on every
+/// instruction set); `y` may be `x`.
+void ign_tanh(const float *x, float *y, long n);
 #endif
