@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { WIDE_MAX_KERNEL = 16, WIDE_MAX_STRIDE = 4, BAND_ROWS = 4, SLACK = 64 };
+enum { WIDE_MAX_KERNEL = 16, WIDE_MAX_STRIDE = 4, BAND_ROWS = 4, SLACK = 16 };
 
 /// A band of padded input rows and what a tile needs to find its operands.
 struct band {
@@ -123,7 +123,7 @@ static inline void tile_avx2(const struct band *b, int r, int o0, int rows, floa
 
 // MARK: Driver
 
-/// One output row of `m` channels: runs of 3 vectors of pixels, then single vectors for the rest.
+/// One output row of `m` channels: runs of 3 vectors of pixels, then one run of 1 to 3 vectors for the rest.
 typedef void (*row_kernel)(const struct band *b, int r, int m, float *const *out, int grid_w);
 
 // One function per instruction set for the common kernels and strides (every tap loop unrolled),
@@ -136,9 +136,13 @@ typedef void (*row_kernel)(const struct band *b, int r, int m, float *const *out
         for (; j0 + 3 * LANES <= grid_w; j0 += 3 * LANES)                                                    \
             for (int o0 = 0; o0 < m; o0 += MR)                                                               \
                 tile_##isa(b, r, o0, m - o0 < MR ? m - o0 : MR, out, j0, 3 * LANES, k, s, 3);                \
-        for (; j0 < grid_w; j0 += LANES)                                                                     \
-            for (int o0 = 0; o0 < m; o0 += MR)                                                               \
-                tile_##isa(b, r, o0, m - o0 < MR ? m - o0 : MR, out, j0, grid_w - j0, k, s, 1);              \
+        int left = grid_w - j0;                                                                              \
+        for (int o0 = 0; left > 0 && o0 < m; o0 += MR) {                                                     \
+            int rows = m - o0 < MR ? m - o0 : MR;                                                            \
+            if (left > 2 * LANES) tile_##isa(b, r, o0, rows, out, j0, left, k, s, 3);                        \
+            else if (left > LANES) tile_##isa(b, r, o0, rows, out, j0, left, k, s, 2);                       \
+            else tile_##isa(b, r, o0, rows, out, j0, left, k, s, 1);                                         \
+        }                                                                                                    \
     }
 ROW(avx512, "avx512f", MR512, 16, 3, 1, row_avx512_k3s1)
 ROW(avx512, "avx512f", MR512, 16, 1, 1, row_avx512_k1s1)
@@ -191,7 +195,8 @@ int ign_conv_rows(int m, int channels, int kernel, int stride, int padding, cons
     b.depth = (long)channels * kernel * kernel;
     b.bias = bias;
     // A phase of a padded row: its pixels q, q + s, … of (`padding` zeros, the input row, zeros),
-    // up to past the last vector's last read.
+    // up to past the last run's last read (at most a vector less one past the grid's end, plus
+    // the taps' reach).
     b.phase_len = (grid_w + (kernel - 1) / stride + SLACK + 15) / 16 * 16;
     b.row_len = stride * b.phase_len;
     b.plane = (long)(stride * (BAND_ROWS - 1) + kernel) * b.row_len;

@@ -6,9 +6,10 @@ public enum Activation: Equatable, Sendable {
     case leakyReLU(slope: Float)
     case tanh
 
-    /// `y = f(x)` over the samples `s` of a channel-major batch.
-    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ s: SampleRange, channels: Int, plane: Int) {
-        for c in 0..<channels {
+    /// `y = f(x)` over the samples `s` of a channel-major batch, for the channels given.
+    public func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ s: SampleRange, channels: Range<Int>,
+                        plane: Int) {
+        for c in channels {
             let src = channelRun(UnsafeMutablePointer(mutating: x), channel: c, s, plane: plane)
             let dst = channelRun(y, channel: c, s, plane: plane)
             switch self {

@@ -145,6 +145,15 @@ public struct LayerCall {
         }
     }
 
+    /// Runs `body` over ranges of the output's channels that together cover them all: shared
+    /// among the pool's threads (``channelSplit``) when this worker is the pass's only one and its
+    /// output holds at least 2¹⁶ values (below that, waking the threads costs more than it
+    /// saves), otherwise all on the caller's thread. For layers that work channel by channel.
+    public func forEachChannelRange(_ body: @escaping (Range<Int>) -> Void) {
+        let split = samples.count * outputShape.count >= 1 << 16 ? channelSplit : serial
+        split(outputShape.channels, body)
+    }
+
     /// This worker's share of `count` rows (weight gradients split by rows over the whole batch).
     public func share(_ count: Int) -> Range<Int> { (count * worker / workers)..<(count * (worker + 1) / workers) }
 }

@@ -6,7 +6,8 @@ public final class ActivationLayer: Layer {
     public func outputShape(_ inputs: [SampleShape]) throws -> SampleShape { inputs[0] }
 
     public func forward(_ call: LayerCall) {
-        function.forward(call.input, call.output, call.samples, channels: call.outputShape.channels, plane: call.outputShape.plane)
+        let input = call.input, output = call.output, samples = call.samples, plane = call.outputShape.plane
+        call.forEachChannelRange { channels in self.function.forward(input, output, samples, channels: channels, plane: plane) }
     }
 
     public func backward(_ call: LayerCall, _ gradient: LayerGradient) {
@@ -29,14 +30,16 @@ public final class Upsample: Layer {
 
     public func forward(_ call: LayerCall) {
         let x = call.inputShape, f = factor, outW = x.width * f
-        for c in 0..<x.channels {
-            for b in call.samples.range {
-                let src = call.input + (c * call.batch + b) * x.plane
-                let dst = call.output + (c * call.batch + b) * x.plane * f * f
-                for i in 0..<x.height {
-                    let row = dst + i * f * outW
-                    for j in 0..<x.width { let v = src[i * x.width + j]; for k in 0..<f { row[j * f + k] = v } }
-                    for r in 1..<f { (row + r * outW).update(from: row, count: outW) }
+        call.forEachChannelRange { channels in
+            for c in channels {
+                for b in call.samples.range {
+                    let src = call.input + (c * call.batch + b) * x.plane
+                    let dst = call.output + (c * call.batch + b) * x.plane * f * f
+                    for i in 0..<x.height {
+                        let row = dst + i * f * outW
+                        for j in 0..<x.width { let v = src[i * x.width + j]; for k in 0..<f { row[j * f + k] = v } }
+                        for r in 1..<f { (row + r * outW).update(from: row, count: outW) }
+                    }
                 }
             }
         }
@@ -72,11 +75,13 @@ public final class Add: Layer {
 
     public func forward(_ call: LayerCall) {
         let shape = call.outputShape
-        for c in 0..<shape.channels {
-            let a = channelRun(call.inputs[0], channel: c, call.samples, plane: shape.plane)
-            let b = channelRun(call.inputs[1], channel: c, call.samples, plane: shape.plane)
-            let y = channelRun(call.output, channel: c, call.samples, plane: shape.plane)
-            for i in 0..<y.count { y[i] = a[i] + b[i] }
+        call.forEachChannelRange { channels in
+            for c in channels {
+                let a = channelRun(call.inputs[0], channel: c, call.samples, plane: shape.plane)
+                let b = channelRun(call.inputs[1], channel: c, call.samples, plane: shape.plane)
+                let y = channelRun(call.output, channel: c, call.samples, plane: shape.plane)
+                for i in 0..<y.count { y[i] = a[i] + b[i] }
+            }
         }
     }
 
@@ -109,10 +114,12 @@ public final class Concat: Layer {
 
     public func forward(_ call: LayerCall) {
         let shape = call.outputShape
-        for c in 0..<shape.channels {
-            let (k, ck) = part(c, call.inputShapes)
-            let src = channelRun(call.inputs[k], channel: ck, call.samples, plane: shape.plane)
-            _ = channelRun(call.output, channel: c, call.samples, plane: shape.plane).update(fromContentsOf: src)
+        call.forEachChannelRange { channels in
+            for c in channels {
+                let (k, ck) = self.part(c, call.inputShapes)
+                let src = channelRun(call.inputs[k], channel: ck, call.samples, plane: shape.plane)
+                _ = channelRun(call.output, channel: c, call.samples, plane: shape.plane).update(fromContentsOf: src)
+            }
         }
     }
 
