@@ -241,11 +241,16 @@ static int supported(enum kernel kernel) {
 /// The kernel in use: -1 until the first call picks the best one.
 static int selected = -1;
 
+/// The best kernel this CPU runs, or the one the environment variable IGN_SIMD names (avx2 or
+/// scalar on an AVX-512 machine: to measure what machines without it do) when the CPU has it.
 static enum kernel current_kernel(void) {
     int known = __atomic_load_n(&selected, __ATOMIC_ACQUIRE);
     if (known < 0) {
         known = KERNEL_AVX512;
         while (!supported((enum kernel)known)) known++;
+        const char *asked = getenv("IGN_SIMD");
+        for (int kernel = known; asked && kernel <= KERNEL_SCALAR; kernel++)
+            if (strcmp(asked, kernel_names[kernel]) == 0) known = kernel;
         __atomic_store_n(&selected, known, __ATOMIC_RELEASE);
     }
     return (enum kernel)known;

@@ -167,6 +167,45 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(trainMode.values, projector.apply(x, count: 5, steps: 1, trainMode: true)[0])
     }
 
+    /// IGN_SIMD picks the instruction set (for comparing machines): the photo model's output is the
+    /// same bits with AVX-512, AVX2 and plain scalar code (direct and strided convolutions, tanh), at
+    /// batch 1 on two threads and at batch 3 on one.
+    func testEveryInstructionSetGivesTheSameBits() throws {
+        let values = (0..<(3 * 3 * 64 * 64)).map { (i: Int) -> Float in
+            let ripple = sin(Double(i) * 0.37), rows = cos(Double(i / 64) * 0.11)
+            return Float(0.6 * ripple + 0.3 * rows)
+        }
+        try NPY.write(values, shape: [3, 3, 64, 64], to: url("photos.npy"))
+        var outputs: [String: [Float]] = [:]
+        for simd in ["avx512", "avx2", "scalar"] {
+            for (batch, threads) in [("1", "2"), ("3", "1")] {
+                let process = Process()
+                process.executableURL = Self.executable
+                process.arguments = ["apply", "--model", "photo64", "--input", "photos.npy", "--output", "y-\(simd).npy",
+                                     "--batch", batch, "--threads", threads]
+                process.currentDirectoryURL = dir
+                process.environment = ProcessInfo.processInfo.environment.merging(["IGN_SIMD": simd]) { $1 }
+                try process.run()
+                process.waitUntilExit()
+                XCTAssertEqual(process.terminationStatus, 0, simd)
+                let y = try NPY.read(url("y-\(simd).npy")).values
+                if let first = outputs.values.first { XCTAssertEqual(y.map(\.bitPattern), first.map(\.bitPattern), "\(simd), batch \(batch)") }
+                outputs[simd] = y
+            }
+        }
+        XCTAssertEqual(outputs.count, 3)
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["bench", "--arch", "tiny28:1", "--batches", "1", "--train-batch", "2", "--seconds", "0.05", "--json", "bench.json"]
+        process.currentDirectoryURL = dir
+        process.environment = ProcessInfo.processInfo.environment.merging(["IGN_SIMD": "scalar"]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        let bench = try JSONSerialization.jsonObject(with: Data(contentsOf: url("bench.json"))) as? [String: Any]
+        XCTAssertEqual(bench?["gemm_kernel"] as? String, "scalar", "IGN_SIMD=scalar runs the scalar kernel")
+    }
+
     /// `sample` lays out one row per step for each group of `--columns` samples; cells are the
     /// 28-pixel images upscaled (by 64 / 28 = 2 unless `--scale` says otherwise), 2 pixels apart
     /// and from the edges. Cells past the last sample stay white.

@@ -18,8 +18,9 @@ void ign_gemm(int trans_a, int m, int n, int k, const float *a, int lda, const f
 void ign_gemm_reference(int trans_a, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                         float *c, int ldc, int accumulate);
 
-/// The kernel `ign_gemm` runs: "avx512", "avx2" or "scalar" (the best this CPU has, unless
-/// `ign_gemm_use_kernel` chose another).
+/// The kernel `ign_gemm` runs: "avx512", "avx2" or "scalar" (the best this CPU has, or the one
+/// the environment variable IGN_SIMD names if the CPU has it, unless `ign_gemm_use_kernel` chose
+/// another).
 const char *ign_gemm_kernel(void);
 
 /// Makes `ign_gemm` run the named kernel from now on, process-wide; returns 0 (and changes
