@@ -147,10 +147,11 @@ public struct LayerCall {
 
     /// Runs `body` over ranges of the output's channels that together cover them all: shared
     /// among the pool's threads (``channelSplit``) when this worker is the pass's only one and its
-    /// output holds at least 2¹⁶ values (below that, waking the threads costs more than it
-    /// saves), otherwise all on the caller's thread. For layers that work channel by channel.
+    /// output holds at least 2²⁰ values (a whole photo's layer; on a 64×64 image's 2¹⁷ values,
+    /// waking the threads cost more than it saved), otherwise all on the caller's thread. For
+    /// layers that work channel by channel.
     public func forEachChannelRange(_ body: @escaping (Range<Int>) -> Void) {
-        let split = samples.count * outputShape.count >= 1 << 16 ? channelSplit : serial
+        let split = samples.count * outputShape.count >= 1 << 20 ? channelSplit : serial
         split(outputShape.channels, body)
     }
 

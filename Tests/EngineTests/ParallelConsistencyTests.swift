@@ -237,6 +237,33 @@ final class ParallelConsistencyTests: XCTestCase {
         XCTAssertEqual(checked, vectorKernels.count * 7 * 5 * 9 * 2)
     }
 
+    /// A lone sample large enough that its pointwise, upsampling, add and concat layers share
+    /// their channels among the threads (2²⁰ values or more) gives the one-thread output exactly,
+    /// in eval and in train mode.
+    func testALargeLoneSampleGivesTheOneThreadOutput() throws {
+        let shape = SampleShape(channels: 3, height: 256, width: 264)
+        let net = try Network(input: shape, layers: [
+            ("a", .conv2d(ConvSpec(3, 16, kernel: 3, stride: 1, padding: 1))), ("b", .activation(.leakyReLU(slope: 0.2))),
+            ("c", .conv2d(ConvSpec(16, 16, kernel: 3, stride: 2, padding: 1))), ("d", .activation(.relu)),
+            ("e", .upsample(factor: 2)), ("f", .add("b")), ("g", .concat("b")),
+            ("h", .conv2d(ConvSpec(32, 3, kernel: 3, stride: 1, padding: 1))), ("i", .activation(.tanh)),
+        ])
+        XCTAssertGreaterThanOrEqual(16 * shape.plane, 1 << 20, "the layers split")
+        var rng = RandomSource(seed: 8)
+        rng.fillNormal(net.store.parameters, count: net.store.count, std: 0.3)
+        let x = rng.normals(shape.count)
+        for mode in [ForwardMode.eval, .train(updateRunningStats: false)] {
+            var outputs: [[Float]] = []
+            for threads in [1, 2] {
+                let trace = Trace(), workspace = Workspace(threads: threads)
+                let out = net.forward(x, batch: 1, mode: mode, trace: trace, workspace: workspace)
+                outputs.append(Array(UnsafeBufferPointer(start: out, count: shape.count)))
+                withExtendedLifetime(trace) {}
+            }
+            XCTAssertEqual(outputs[1].map(\.bitPattern), outputs[0].map(\.bitPattern), "\(mode)")
+        }
+    }
+
     /// Parameter-only backward passes accumulate: two passes give twice one pass's gradient.
     func testParameterGradientsAccumulateAcrossPasses() throws {
         let net = try makeNetwork()
