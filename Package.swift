@@ -25,7 +25,8 @@ let package = Package(
         // libvips' headers and library (pkg-config "vips"); used only by CVips.
         .systemLibrary(name: "CVipsSystem", path: "Sources/CVipsSystem", pkgConfig: "vips",
                        providers: [.apt(["libvips-dev"])]),
-        // A matrix product with one fixed summation order per element (an AVX2 kernel).
+        // C kernels: a matrix product with one fixed summation order per element, direct convolutions
+        // that keep that order, a vectorised tanh (AVX-512, AVX2, scalar: the same bits on each).
         .target(name: "CGemm"),
         // Plain-C, non-variadic wrappers over the libvips calls Swift needs.
         .target(name: "CVips", dependencies: ["CVipsSystem"]),
