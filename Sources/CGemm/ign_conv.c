@@ -13,6 +13,7 @@
 // order, padding contributing fma(w, 0, ·) as im2col's zeros do. So the results are the same bits.
 
 #include "ign_gemm.h"
+#include "ign_scratch.h"
 
 #include <immintrin.h>
 #include <stdlib.h>
@@ -124,16 +125,6 @@ static const channel_terms terms_avx2_k3[] = {terms_avx2_m1_k3, terms_avx2_m2_k3
 static _Thread_local float *padded_storage;
 static _Thread_local size_t padded_capacity;
 
-static float *padded_buffer(size_t count) {
-    if (count > padded_capacity) {
-        free(padded_storage);
-        padded_storage = malloc(count * sizeof(float));
-        if (!padded_storage) abort();
-        padded_capacity = count;
-    }
-    return padded_storage;
-}
-
 int ign_conv_direct(int m, int channels, int kernel, int padding, const float *x, long channel_stride,
                     int height, int width, const float *weight, float *y, long out_channel_stride, int row0, int row1) {
     if (m < 1 || m > MAX_OUTPUTS || padding >= kernel || kernel > MAX_KERNEL) return 0;
@@ -150,7 +141,7 @@ int ign_conv_direct(int m, int channels, int kernel, int padding, const float *x
     r.depth = (long)channels * kernel * kernel;
     // A padded row: `padding` zeros, the row, then zeros up to the last run's last read.
     long stride = padding + width + MAX_RUN + MAX_KERNEL;
-    float *pad = padded_buffer((size_t)stride * kernel);
+    float *pad = ign_scratch(&padded_storage, &padded_capacity, (size_t)stride * kernel);
     for (int oh = row0; oh < row1; oh++) {
         for (int o = 0; o < m; o++) {
             r.out[o] = y + o * out_channel_stride + (long)oh * r.grid_w;

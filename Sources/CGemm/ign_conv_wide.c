@@ -17,6 +17,7 @@
 // added once, as the im2col path adds it after its product. So the results are the same bits.
 
 #include "ign_gemm.h"
+#include "ign_scratch.h"
 
 #include <immintrin.h>
 #include <stdlib.h>
@@ -167,16 +168,6 @@ static row_kernel pick(int avx512, int k, int s) {
 static _Thread_local float *band_storage;
 static _Thread_local size_t band_capacity;
 
-static float *band_buffer(size_t count) {
-    if (count > band_capacity) {
-        free(band_storage);
-        band_storage = malloc(count * sizeof(float));
-        if (!band_storage) abort();
-        band_capacity = count;
-    }
-    return band_storage;
-}
-
 int ign_conv_rows(int m, int channels, int kernel, int stride, int padding, const float *x, long channel_stride,
                   int height, int width, const float *weight, const float *bias, float *y, long out_channel_stride,
                   int row0, int row1) {
@@ -200,7 +191,7 @@ int ign_conv_rows(int m, int channels, int kernel, int stride, int padding, cons
     b.phase_len = (grid_w + (kernel - 1) / stride + SLACK + 15) / 16 * 16;
     b.row_len = stride * b.phase_len;
     b.plane = (long)(stride * (BAND_ROWS - 1) + kernel) * b.row_len;
-    float *rows = band_buffer((size_t)channels * b.plane);
+    float *rows = ign_scratch(&band_storage, &band_capacity, (size_t)channels * b.plane);
     b.rows = rows;
     float *out[m];
     for (int top = row0; top < row1; top += BAND_ROWS) {

@@ -10,6 +10,7 @@
 // Nothing in an element's arithmetic depends on where the element lies or which kernel ran.
 
 #include "ign_gemm.h"
+#include "ign_scratch.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -21,16 +22,6 @@ enum { KC = 512, BLOCK_FLOATS = 32 * 1024 };
 
 static _Thread_local float *panel_storage;
 static _Thread_local size_t panel_capacity;
-
-static float *panel_buffer(size_t count) {
-    if (count > panel_capacity) {
-        free(panel_storage);
-        size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
-        panel_storage = aligned_alloc(64, bytes);
-        panel_capacity = panel_storage ? count : 0;
-    }
-    return panel_storage;
-}
 
 /// Columns j0 ..< j0 + w of rows p0 ..< p0 + kc of B into `out[p][nr]`, zeros past w.
 static void pack_panel(const float *b, int ldb, int p0, int kc, int j0, int w, int nr, float *out) {
@@ -275,8 +266,7 @@ static void gemm_tiles(tile_kernel tile, int mr, int nr, long rs, long cs, int m
     // A block of B (`depth` rows, up to `width` columns, as nr-wide panels) sized for L2.
     int width = (BLOCK_FLOATS / depth) / nr * nr;
     if (width < nr) width = nr;
-    float *block = panel_buffer((size_t)depth * width);
-    if (!block) abort();
+    float *block = ign_scratch(&panel_storage, &panel_capacity, (size_t)depth * width);
     for (int j0 = 0; j0 < n; j0 += width) {
         int columns = n - j0 < width ? n - j0 : width;
         int panels = (columns + nr - 1) / nr;
@@ -304,8 +294,7 @@ static void gemm_columns(int trans_a, int m, int n, int k, const float *a, int l
                          float *c, int ldc, int accumulate) {
     int block = n == 1 ? 64 : 16;
     int depth = k < KC ? k : KC;
-    float *packed = panel_buffer((size_t)depth * block);
-    if (!packed) abort();
+    float *packed = ign_scratch(&panel_storage, &panel_capacity, (size_t)depth * block);
     for (int i0 = 0; i0 < m; i0 += block) {
         int rows = m - i0 < block ? m - i0 : block;
         for (int p0 = 0; p0 < k; p0 += KC) {
