@@ -7,9 +7,10 @@
 // stride s they are every s-th pixel of row s·oh + ki − p from s·ow + kj − p, which is a
 // contiguous run again once each padded row is stored as its s phases (pixels q, q + s, q + 2s, …):
 // phase kj mod s, from ow + kj div s. So the input is copied once into zero-padded rows, as phases
-// (a band of output rows at a time, all channels), and a register tile of MR output channels × V vectors of pixels (AVX-512: 8 × 3·16, AVX2: 4 × 3·8)
-// runs the whole chain over (c, ki, kj), loading its pixel vectors straight from the padded rows
-// and broadcasting each output channel's weight. For one run of pixels every output channel's tile
+// (a band of output rows at a time, all channels), and a register tile of MR output channels × V
+// vectors of pixels (AVX-512: 8 × 3·16, AVX2: 4 × 3·8) runs the whole chain over (c, ki, kj),
+// loading its pixel vectors straight from the padded rows and broadcasting each output channel's
+// weight. For one run of pixels every output channel's tile
 // reads the same k rows of every channel, which then stay in L1.
 //
 // Each pixel's chain is the ordered GEMM's on im2col columns, term for term: (c, ki, kj) in that
