@@ -10,8 +10,8 @@
 // (a band of output rows at a time, all channels), and a register tile of MR output channels × V
 // vectors of pixels (AVX-512: 8 × 3·16, AVX2: 4 × 3·8) runs the whole chain over (c, ki, kj),
 // loading its pixel vectors straight from the padded rows and broadcasting each output channel's
-// weight. For one run of pixels every output channel's tile
-// reads the same k rows of every channel, which then stay in L1.
+// weight. For one run of pixels every output channel's tile reads the same k rows of every
+// channel, which then stay in L1.
 //
 // Each pixel's chain is the ordered GEMM's on im2col columns, term for term: (c, ki, kj) in that
 // order, starting from 0, padding contributing fma(w, 0, ·) as im2col's zeros do; the bias is then

@@ -169,9 +169,13 @@ public func conv2dForward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float
 /// pixels at stride 1 to 4 (on narrower grids the GEMM's product over many samples' positions at
 /// once does better).
 public func conv2dDirectApplies(_ g: ConvGeometry, outChannels: Int) -> Bool {
-    if outChannels <= 4 && g.stride == 1 { return ign_conv_direct(Int32(outChannels), 1, 1, 0, nil, 0, 1, 1, nil, nil, 0, 0, 0) == 1 && g.padding < g.kernel }
-    return g.gridW >= 16 && convRowsRun(g)
+    guard takesFewOutputKernel(g, outChannels: outChannels) else { return g.gridW >= 16 && convRowsRun(g) }
+    return g.padding < g.kernel && ign_conv_direct(Int32(outChannels), 1, 1, 0, nil, 0, 1, 1, nil, nil, 0, 0, 0) == 1
 }
+
+/// Whether a direct convolution runs through `ign_conv_direct` (1 to 4 outputs, stride 1) rather
+/// than `ign_conv_rows`.
+private func takesFewOutputKernel(_ g: ConvGeometry, outChannels: Int) -> Bool { outChannels <= 4 && g.stride == 1 }
 
 /// Whether `ign_conv_rows` takes this geometry on this machine.
 private func convRowsRun(_ g: ConvGeometry) -> Bool {
@@ -189,7 +193,7 @@ public func conv2dForwardDirect(x: UnsafePointer<Float>, y: UnsafeMutablePointer
                                 split: ChannelSplit = serial) {
     let inStride = s.batch * g.imageSize, outStride = s.batch * g.gridSize
     let m = Int32(outChannels), channels = Int32(g.channels), k = Int32(g.kernel), p = Int32(g.padding)
-    let h = Int32(g.imageH), w = Int32(g.imageW), few = outChannels <= 4 && g.stride == 1
+    let h = Int32(g.imageH), w = Int32(g.imageW), few = takesFewOutputKernel(g, outChannels: outChannels)
     for b in s.range {
         let input = x + b * g.imageSize, output = y + b * g.gridSize
         split(g.gridH) { rows in
