@@ -29,10 +29,18 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
     public var lambdaLocalMean: Float = 0
     /// Side of the square blocks (pixels) whose means that term compares; edge blocks may be smaller.
     public var localMeanBlock: Int = 8
+    /// Weight of the consistency term for grayscale and sketch sources (0: off): for each z that is a
+    /// training image made gray (``KeptProperty/luminance``) or drawn as a sobel sketch
+    /// (``KeptProperty/edges``), D between that corruption's differentiable twin applied to f(z) and z
+    /// itself. f may add colour and fill regions but must keep what the corrupted image still says
+    /// of the image; like the local-mean term it compares f(z) with its own input only.
+    public var lambdaConsistency: Float = 0
 
     /// Whether any term acts on the noise side: false for a plain autoencoder (λidem, the third
     /// term's weight and the local-mean weight all 0), whose steps then skip the f(z) and f(f(z)) passes.
-    public var usesNoise: Bool { lambdaIdem != 0 || (kind == .ign ? lambdaTight : lambdaIMLE) != 0 || lambdaLocalMean != 0 }
+    public var usesNoise: Bool {
+        lambdaIdem != 0 || (kind == .ign ? lambdaTight : lambdaIMLE) != 0 || lambdaLocalMean != 0 || lambdaConsistency != 0
+    }
 
     public init(distance: Distance = .l1, lambdaRec: Float = 20, lambdaIdem: Float = 20, lambdaTight: Float = 2.5, tightA: Float = 1.5) {
         self.distance = distance
@@ -40,10 +48,10 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case kind, lambdaIMLE, lambdaRec, lambdaIdem, lambdaTight, tightA, distance, lambdaLocalMean, localMeanBlock
+        case kind, lambdaIMLE, lambdaRec, lambdaIdem, lambdaTight, tightA, distance, lambdaLocalMean, localMeanBlock, lambdaConsistency
     }
 
-    /// Reads configs written before `kind`, `lambdaIMLE` and the local-mean term existed as IGN ones without that term.
+    /// Reads configs written before `kind`, `lambdaIMLE` and the local-mean and consistency terms existed as IGN ones without those terms.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         kind = try c.decodeIfPresent(ObjectiveKind.self, forKey: .kind) ?? .ign
@@ -55,23 +63,25 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
         distance = try c.decode(Distance.self, forKey: .distance)
         lambdaLocalMean = try c.decodeIfPresent(Float.self, forKey: .lambdaLocalMean) ?? 0
         localMeanBlock = try c.decodeIfPresent(Int.self, forKey: .localMeanBlock) ?? 8
+        lambdaConsistency = try c.decodeIfPresent(Float.self, forKey: .lambdaConsistency) ?? 0
     }
 }
 
 extension Distance: Codable {}
 
 /// The batch means of the losses and their weighted sum (`tight` is 0 for NAIGN, `imle` for IGN;
-/// `localMean` is 0 when that term is off).
+/// `localMean` and `consistency` are 0 when those terms are off).
 public struct Losses: Equatable, Sendable {
     public var rec: Float, idem: Float, tight: Float, total: Float
     public var imle: Float = 0
     public var localMean: Float = 0
+    public var consistency: Float = 0
 
     /// The losses that apply to `kind`, for logs.
     public func summary(_ kind: ObjectiveKind) -> String {
         let f = { (x: Float) in String(format: "%.4f", x) }
         let third = kind == .ign ? "tight \(f(tight))" : "imle \(f(imle))"
-        return "rec \(f(rec)) idem \(f(idem)) \(third) mean \(f(localMean)) total \(f(total))"
+        return "rec \(f(rec)) idem \(f(idem)) \(third) mean \(f(localMean)) keep \(f(consistency)) total \(f(total))"
     }
 }
 
@@ -90,7 +100,8 @@ public struct Losses: Equatable, Sendable {
 /// imle = D(fz_j, x_i) for the j of the batch's f(z) nearest x_i; it reaches θ through the inner pass.
 ///
 /// The local-mean term, when on, adds per z sample that keeps its local means
-/// mean = D(blockMeans(fz), blockMeans(z)), 0 for the others; it too reaches θ through the inner pass.
+/// mean = D(blockMeans(fz), blockMeans(z)), 0 for the others; the consistency term per gray or sketch
+/// z sample keep = D(twin(fz), z) (``CorruptionTwins``). Both reach θ through the inner pass.
 public final class Objective {
     public let model: IGNModel
     public var config: ObjectiveConfig
@@ -111,9 +122,10 @@ public final class Objective {
     /// their gradient into the model's gradient array (overwriting it). Updates BatchNorm running
     /// statistics three times, by f(x), f(z) and f(fz'), in that order. Without a noise-side
     /// term (``ObjectiveConfig/usesNoise``) only f(x) runs: a plain autoencoder's step.
-    /// `keepsLocalMeans[i]` says whether z sample i is held to its block means (empty: none is).
+    /// `kept[i]` says what z sample i keeps of its training image, for the local-mean and consistency
+    /// terms (empty: nothing, as for noise).
     public func lossAndGradient(x: UnsafePointer<Float>, z: UnsafePointer<Float>, batch n: Int,
-                                keepsLocalMeans: [Bool] = []) -> Losses {
+                                kept: [KeptProperty] = []) -> Losses {
         let network = model.network, shape = model.sampleShape, count = n * shape.count
         let c = config, d = c.distance
         network.store.zeroGradients()
@@ -134,7 +146,10 @@ public final class Objective {
         }
         let mean = { (v: [Double]) in Float(v.reduce(0, +) / Double(n)) }
         let nearest = c.kind == .naign ? Objective.nearest(fz, to: x, batch: n, shape: shape, distance: d) : []
-        let held = (0..<n).map { c.lambdaLocalMean != 0 && keepsLocalMeans.indices.contains($0) && keepsLocalMeans[$0] }
+        let kinds = (0..<n).map { kept.indices.contains($0) ? kept[$0] : .nothing }
+        let held = kinds.map { c.lambdaLocalMean != 0 && $0 == .localMeans }
+        let twinned = kinds.map { c.lambdaConsistency != 0 && ($0 == .luminance || $0 == .edges) }
+        let twins = CorruptionTwins(shape: shape, distance: d)
         let localMeans = LocalMeans(block: c.localMeanBlock, shape: shape, distance: d)
         var losses = Losses(rec: mean(rec), idem: mean(idem), tight: 0, total: 0)
         if held.contains(true) {
@@ -147,7 +162,10 @@ public final class Objective {
             losses.imle = mean(nearest.map(\.distance))
             losses.total = c.lambdaRec * losses.rec + c.lambdaIdem * losses.idem + c.lambdaIMLE * losses.imle
         }
-        losses.total += c.lambdaLocalMean * losses.localMean
+        if twinned.contains(true) {
+            losses.consistency = mean(twins.perSample(fz, z, kinds: kinds, batch: n))
+        }
+        losses.total += c.lambdaLocalMean * losses.localMean + c.lambdaConsistency * losses.consistency
 
         for buffer in [gradFX, gradFFZ, gradThroughFrozen, gradFZ] {
             buffer.reserve(count)
@@ -176,6 +194,11 @@ public final class Objective {
         // Local means: f(z) against its own input z.
         if held.contains(true) {
             localMeans.accumulateGradient(fz, z, weights: held.map { $0 ? c.lambdaLocalMean * batchMean : 0 }, grad: g, batch: n)
+        }
+        // Consistency: the gray or sketch z against the same corruption's twin of f(z).
+        if twinned.contains(true) {
+            twins.accumulateGradient(fz, z, kinds: kinds, weights: twinned.map { $0 ? c.lambdaConsistency * batchMean : 0 },
+                                     grad: g, batch: n)
         }
         // IMLE: each x_i pulls its nearest fz_j (several x may pull the same one).
         let plane = shape.height * shape.width, weight = c.lambdaIMLE * batchMean / Float(shape.count)

@@ -28,11 +28,29 @@ public struct SourceComponent: Codable, Equatable, Sendable, CustomStringConvert
 
     public var description: String { "\(weight):\(spec)" }
 
-    /// Whether the corruption is additive noise alone (`noise:σ`, chained or not), which leaves an
-    /// image's local means as they were: the samples ``ObjectiveConfig/lambdaLocalMean`` holds to them.
-    public var keepsLocalMeans: Bool {
-        spec != SourceComponent.modelNoise && spec.split(separator: ",").allSatisfy { $0.hasPrefix("noise:") }
+    /// What f(z) must keep of the training image a sample of this component was made from, for the
+    /// consistency terms: its local means under additive noise alone (`noise:σ`, chained or not), its
+    /// luminance when it is `grayscale`, its edges when it is a sobel `sketch`; nothing otherwise.
+    public var kept: KeptProperty {
+        let steps = spec.split(separator: ",")
+        if spec == SourceComponent.modelNoise { return .nothing }
+        if steps.allSatisfy({ $0.hasPrefix("noise:") }) { return .localMeans }
+        if spec == "grayscale" { return .luminance }
+        if spec == "sketch" || spec == "sketch:sobel" { return .edges }
+        return .nothing
     }
+}
+
+/// What a corrupted training image still says about the image, and what f(z) is held to
+/// (``ObjectiveConfig/lambdaLocalMean``, ``ObjectiveConfig/lambdaConsistency``).
+public enum KeptProperty: Sendable, Equatable {
+    case nothing
+    /// Additive zero-mean noise leaves block means as they were.
+    case localMeans
+    /// Grayscale conversion keeps the luminance.
+    case luminance
+    /// A sobel sketch keeps where the luminance's edges are.
+    case edges
 }
 
 /// Turns a clean training sample (C×H×W values in [-1, 1], of `shape`) into a corrupted one of the

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// Image quality metrics between two ``PlanarImage``s of the same size and channel count.

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// An image as the neural network sees it: planar (channel-major, CHW) Float32 values in
@@ -120,7 +121,8 @@ public struct PlanarImage: Equatable, Sendable {
                 let r = SRGB.toLinear((p[i] + 1) / 2)
                 let g = SRGB.toLinear((p[n + i] + 1) / 2)
                 let b = SRGB.toLinear((p[2 * n + i] + 1) / 2)
-                let y = 0.2126 * r + 0.7152 * g + 0.0722 * b
+                let w = SRGB.luminanceWeights
+                let y = w.r * r + w.g * g + w.b * b
                 out[i] = SRGB.fromLinear(y) * 2 - 1
             }
         }
@@ -135,19 +137,5 @@ public struct PlanarImage: Equatable, Sendable {
         if count == channels { return self }
         if count == 1 { return luminance() }
         return PlanarImage(unchecked: width, height, 3, pixels + pixels + pixels)
-    }
-}
-
-/// The sRGB transfer curve on [0, 1] values.
-enum SRGB {
-    @inline(__always)
-    static func toLinear(_ v: Float) -> Float {
-        v <= 0.04045 ? v / 12.92 : powf((v + 0.055) / 1.055, 2.4)
-    }
-
-    @inline(__always)
-    static func fromLinear(_ v: Float) -> Float {
-        let c = min(1, max(0, v))
-        return c <= 0.0031308 ? c * 12.92 : 1.055 * powf(c, 1 / 2.4) - 0.055
     }
 }

@@ -32,6 +32,9 @@ struct TrainCommand: ParsableCommand {
     var lambdaLocalMean: Float?
     @Option(name: .customLong("local-mean-block"), help: "Side in pixels of the blocks whose means that term compares (default 8). With --resume, changes the run's.")
     var localMeanBlock: Int?
+    @Option(name: .customLong("lambda-consistency"),
+            help: "Weight of the consistency term for gray and sketch sources: f(z) put through the same corruption again (a differentiable twin) gives z back, so f keeps a gray z's luminance and a sketch z's edges (--source N:grayscale, N:sketch). Default 0: off. With --resume, changes the run's.")
+    var lambdaConsistency: Float?
     @Option(help: "Noise z is drawn from.") var noise: NoiseKind = .gaussian
     @Option(name: .customLong("noise-file"), help: "Take z batch by batch from this NCHW .npy file.") var noiseFile: String?
     @Option(name: .customLong("source"), parsing: .singleValue,
@@ -73,8 +76,13 @@ struct TrainCommand: ParsableCommand {
         try Check.number("--lambda-imle", lambdaIMLE, in: 0...1000)
         if let lambdaLocalMean { try Check.number("--lambda-local-mean", lambdaLocalMean, in: 0...1000) }
         if let localMeanBlock { try Check.count("--local-mean-block", localMeanBlock, in: 1...4096) }
-        if resume == nil, (lambdaLocalMean ?? 0) > 0, !sources.contains(where: { (try? parseSource($0))?.keepsLocalMeans == true }) {
+        if let lambdaConsistency { try Check.number("--lambda-consistency", lambdaConsistency, in: 0...1000) }
+        let kept = sources.compactMap { try? parseSource($0).kept }
+        if resume == nil, (lambdaLocalMean ?? 0) > 0, !kept.contains(.localMeans) {
             throw ValidationError("--lambda-local-mean acts only on noisy training images: give a --source N:noise:σ")
+        }
+        if resume == nil, (lambdaConsistency ?? 0) > 0, !kept.contains(.luminance), !kept.contains(.edges) {
+            throw ValidationError("--lambda-consistency acts only on gray and sketch training images: give a --source N:grayscale or N:sketch")
         }
         if let noiseFile { try Check.exists("--noise-file", noiseFile) }
         for source in sources { _ = try parseSource(source) }
@@ -94,6 +102,7 @@ struct TrainCommand: ParsableCommand {
         let components = try sources.map(parseSource)
         if let resume {
             let (epochs, steps, data, lr, lambda, block) = (self.epochs, self.steps, self.data, self.lr, lambdaLocalMean, localMeanBlock)
+            let consistency = lambdaConsistency
             trainer = try Checkpoint.resume(from: URL(fileURLWithPath: resume), threads: compute.threads,
                                             corrupter: imageCorrupter) { options in
                 if let steps { options.steps = steps }
@@ -102,6 +111,7 @@ struct TrainCommand: ParsableCommand {
                 if let lr { options.learningRate = lr }
                 if let lambda { options.objective.lambdaLocalMean = lambda }
                 if let block { options.objective.localMeanBlock = block }
+                if let consistency { options.objective.lambdaConsistency = consistency }
                 if !components.isEmpty { options.sources = components }
             }
             log.info("resumed \(resume) at step \(trainer.state.step) (epoch \(trainer.state.epoch))")
@@ -113,6 +123,7 @@ struct TrainCommand: ParsableCommand {
             options.objective.distance = distance
             options.objective.kind = objective; options.objective.lambdaIMLE = lambdaIMLE
             options.objective.lambdaLocalMean = lambdaLocalMean ?? 0; options.objective.localMeanBlock = localMeanBlock ?? 8
+            options.objective.lambdaConsistency = lambdaConsistency ?? 0
             options.noise = noise; options.noiseFile = noiseFile; options.seed = seed
             options.sources = components.isEmpty ? nil : components
             options.shuffle = !noShuffle; options.checkpointEvery = checkpointEvery
@@ -140,8 +151,12 @@ struct TrainCommand: ParsableCommand {
             trainer = try Trainer(options: options, model: model, dataset: dataset, noise: noiseSource, sources: mix, threads: compute.threads)
         }
         // A new run's sources were checked in validate(); a resumed run's are its checkpoint's.
-        if let resume, trainer.options.objective.lambdaLocalMean > 0, trainer.options.sources?.contains(where: \.keepsLocalMeans) != true {
+        let runKeeps = (trainer.options.sources ?? []).map(\.kept)
+        if let resume, trainer.options.objective.lambdaLocalMean > 0, !runKeeps.contains(.localMeans) {
             throw CommandError("\(resume): the local-mean term acts only on noisy training images, and the run has no --source N:noise:σ")
+        }
+        if let resume, trainer.options.objective.lambdaConsistency > 0, !runKeeps.contains(.luminance), !runKeeps.contains(.edges) {
+            throw CommandError("\(resume): the consistency term acts only on gray and sketch training images, and the run has no --source N:grayscale or N:sketch")
         }
         log.info("\(trainer.options.arch) C=\(trainer.options.channels): \(trainer.model.network.store.count) parameters, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, batch \(trainer.options.batch), \(compute.threads) threads")
 
@@ -194,7 +209,7 @@ final class TrainingLog {
         guard let l = state.lastLosses else { return }
         let f = { (x: Float) in "\(Double(x))" }
         let line = "{\"step\":\(state.step),\"epoch\":\(state.epoch),\"rec\":\(f(l.rec)),\"idem\":\(f(l.idem)),\"tight\":\(f(l.tight)),"
-            + "\"imle\":\(f(l.imle)),\"local_mean\":\(f(l.localMean)),\"total\":\(f(l.total)),\"lr\":\(learningRate),\"img_per_s\":\(String(format: "%.2f", imagesPerSecond)),"
+            + "\"imle\":\(f(l.imle)),\"local_mean\":\(f(l.localMean)),\"consistency\":\(f(l.consistency)),\"total\":\(f(l.total)),\"lr\":\(learningRate),\"img_per_s\":\(String(format: "%.2f", imagesPerSecond)),"
             + "\"seconds\":\(String(format: "%.1f", state.seconds))}\n"
         handle?.write(Data(line.utf8))
     }

@@ -46,9 +46,9 @@ final class ObjectiveGradientTests: XCTestCase {
         for distance in [Distance.l2, .l1] {
             var config = ObjectiveConfig(distance: distance)
             config.lambdaLocalMean = 20
-            try check(config, keepsLocalMeans: [true, false, true])
+            try check(config, kept: [.localMeans, .nothing, .localMeans])
             config.lambdaRec = 0; config.lambdaIdem = 0; config.lambdaTight = 0
-            try check(config, keepsLocalMeans: [false, true, true])
+            try check(config, kept: [.nothing, .localMeans, .localMeans])
         }
     }
 
@@ -73,12 +73,30 @@ final class ObjectiveGradientTests: XCTestCase {
         XCTAssertEqual(grad, [0.25, 0.25, 0.5, 0.25, 0.25, 0.5, 0.5, 0.5, 1])
     }
 
-    /// Additive noise keeps local means; anything else, or the model's noise, does not.
-    func testWhichSourcesKeepLocalMeans() throws {
-        XCTAssertTrue(try SourceComponent(parsing: "0.2:noise:0.1").keepsLocalMeans)
-        XCTAssertTrue(try SourceComponent(parsing: "1:noise:0.1,noise:0.05").keepsLocalMeans)
-        for spec in ["1:model", "1:grayscale", "1:grayscale,noise:0.1", "1:sketch", "1:blur:1.5"] {
-            XCTAssertFalse(try SourceComponent(parsing: spec).keepsLocalMeans, spec)
+    /// The consistency term on gray and sketch samples (tiny28 is 1-channel: its luminance is itself),
+    /// with the other terms and alone; the local-mean term beside it.
+    func testConsistencyTermGradientMatchesFiniteDifferences() throws {
+        for distance in [Distance.l2, .l1] {
+            var config = ObjectiveConfig(distance: distance)
+            config.lambdaConsistency = 20
+            try check(config, kept: [.edges, .nothing, .luminance])
+            config.lambdaLocalMean = 5
+            try check(config, kept: [.localMeans, .edges, .luminance])
+            config.lambdaRec = 0; config.lambdaIdem = 0; config.lambdaTight = 0; config.lambdaLocalMean = 0
+            try check(config, kept: [.edges, .luminance, .edges])
+        }
+    }
+
+    /// What each source keeps: additive noise its local means, grayscale its luminance, a sobel sketch
+    /// its edges; the model's noise, chains and other corruptions nothing the terms can use.
+    func testWhatEachSourceKeeps() throws {
+        XCTAssertEqual(try SourceComponent(parsing: "0.2:noise:0.1").kept, .localMeans)
+        XCTAssertEqual(try SourceComponent(parsing: "1:noise:0.1,noise:0.05").kept, .localMeans)
+        XCTAssertEqual(try SourceComponent(parsing: "1:grayscale").kept, .luminance)
+        XCTAssertEqual(try SourceComponent(parsing: "1:sketch").kept, .edges)
+        XCTAssertEqual(try SourceComponent(parsing: "1:sketch:sobel").kept, .edges)
+        for spec in ["1:model", "1:grayscale,noise:0.1", "1:sketch:canny", "1:blur:1.5"] {
+            XCTAssertEqual(try SourceComponent(parsing: spec).kept, .nothing, spec)
         }
     }
 
@@ -116,11 +134,11 @@ final class ObjectiveGradientTests: XCTestCase {
         XCTAssertEqual(config, ObjectiveConfig())
         var naign = ObjectiveConfig(); naign.kind = .naign; naign.lambdaIMLE = 7
         XCTAssertEqual(try JSONDecoder().decode(ObjectiveConfig.self, from: JSONEncoder().encode(naign)), naign)
-        var means = ObjectiveConfig(); means.lambdaLocalMean = 3; means.localMeanBlock = 4
+        var means = ObjectiveConfig(); means.lambdaLocalMean = 3; means.localMeanBlock = 4; means.lambdaConsistency = 2
         XCTAssertEqual(try JSONDecoder().decode(ObjectiveConfig.self, from: JSONEncoder().encode(means)), means)
     }
 
-    private func check(_ config: ObjectiveConfig, keepsLocalMeans: [Bool] = [], tolerance: Double = 3e-2,
+    private func check(_ config: ObjectiveConfig, kept: [KeptProperty] = [], tolerance: Double = 3e-2,
                        file: StaticString = #filePath, line: UInt = #line) throws {
         let n = 3, distance = config.distance
         let model = try IGNModel(architecture: .tiny28, channels: 1)
@@ -135,7 +153,7 @@ final class ObjectiveGradientTests: XCTestCase {
         var rng = RandomSource(seed: 4)
         let x = rng.normals(n * shape.count).map { Foundation.tanh($0) }, z = rng.normals(n * shape.count)
 
-        _ = Objective(model: model, config: config, threads: 1).lossAndGradient(x: x, z: z, batch: n, keepsLocalMeans: keepsLocalMeans)
+        _ = Objective(model: model, config: config, threads: 1).lossAndGradient(x: x, z: z, batch: n, kept: kept)
         let store = model.network.store
         let analytic = Array(UnsafeBufferPointer(start: store.gradients, count: store.count))
 
@@ -160,11 +178,15 @@ final class ObjectiveGradientTests: XCTestCase {
                     }.min()!
                     total += Double(config.lambdaIMLE) * nearest
                 }
-                if keepsLocalMeans.indices.contains(i), keepsLocalMeans[i] {
+                if config.lambdaLocalMean != 0, kept.indices.contains(i), kept[i] == .localMeans {
                     let means = { (v: [Float]) in self.blockMeans(Array(v[(i * shape.count)..<((i + 1) * shape.count)]), side: 28, block: config.localMeanBlock) }
                     let gaps = zip(means(fz), means(z)).map { $0 - $1 }
                     total += Double(config.lambdaLocalMean) * gaps.reduce(0) { $0 + (distance == .l1 ? abs($1) : $1 * $1) } / Double(gaps.count)
                 }
+            }
+            if config.lambdaConsistency != 0 {
+                let twins = CorruptionTwins(shape: shape, distance: distance).perSample(fz, z, kinds: kept, batch: n)
+                total += Double(config.lambdaConsistency) * twins.reduce(0, +)
             }
             return total / Double(n)
         }
