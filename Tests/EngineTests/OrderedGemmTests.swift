@@ -25,6 +25,8 @@ final class OrderedGemmTests: XCTestCase {
         Case(transA: true, m: 20, n: 31, k: 8, accumulate: true),
         Case(transA: false, m: 25, n: 40, k: 33, accumulate: true),     // 12-row blocks, a 32-wide panel and 8 more
         Case(transA: true, m: 12, n: 56, k: 17, accumulate: false),
+        Case(transA: false, m: 30, n: 45, k: 600, accumulate: true),    // on AVX-512: a 32-wide panel, 13 more on the AVX2 tile
+        Case(transA: true, m: 50, n: 16, k: 70, accumulate: false),     // on AVX-512: all on the AVX2 tile
     ]
 
     func testMatchesTheScalarChainBitForBitAndOpenBLASToRounding() {
