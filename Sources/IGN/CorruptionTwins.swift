@@ -45,6 +45,46 @@ struct CorruptionTwins {
         }
     }
 
+    /// For each gray or sketch sample j of `z` (by `kinds`), the sample of `x` whose measurement is
+    /// nearest z_j's first channel (mean |·|; ties to the lower index), leaving out any x made from
+    /// the same training image as z_j (`origins`); none when every x is left out.
+    func matches(for z: UnsafePointer<Float>, kinds: [KeptProperty], among x: UnsafePointer<Float>, origins: BatchOrigins?,
+                 batch n: Int) -> [(z: Int, x: Int)] {
+        var measured: [KeptProperty: [[Float]]] = [:]
+        var result: [(z: Int, x: Int)] = []
+        for j in 0..<n where kinds[j] == .luminance || kinds[j] == .edges {
+            let kind = kinds[j]
+            if measured[kind] == nil { measured[kind] = (0..<n).map { measurement(x, sample: $0, kind: kind, batch: n)! } }
+            let target = z + j * plane
+            var best: (index: Int, distance: Float)?
+            for (i, m) in measured[kind]!.enumerated() {
+                if let origins, let source = origins.z[j], origins.x[i] == source { continue }
+                var sum: Float = 0
+                for p in 0..<plane { sum += abs(m[p] - target[p]) }
+                if best == nil || sum < best!.distance { best = (i, sum) }
+            }
+            if let best { result.append((j, best.index)) }
+        }
+        return result
+    }
+
+    /// What the corruption of `kind` makes of sample i of `a`, as it draws it: its luminance, or its
+    /// sobel sketch `1 − 1.2·min(1, s)` (without the 8-bit rounding); nil for kinds without a twin.
+    func measurement(_ a: UnsafePointer<Float>, sample i: Int, kind: KeptProperty, batch n: Int) -> [Float]? {
+        switch kind {
+        case .luminance:
+            return luminance(a, sample: i, batch: n).luminance
+        case .edges:
+            var sketch = [Float](repeating: 0, count: plane)
+            forEachSobel(luminance(a, sample: i, batch: n).luminance) { p, gx, gy in
+                sketch[p] = 1 - 1.2 * min(1, 0.5 * (abs(gx) + abs(gy)))
+            }
+            return sketch
+        case .nothing, .localMeans:
+            return nil
+        }
+    }
+
     /// Per pixel, the signed gap whose |·| (or square) the term averages; nil for kinds without a twin.
     private func gaps(_ a: UnsafePointer<Float>, _ z: UnsafePointer<Float>, sample i: Int, kind: KeptProperty, batch n: Int) -> [Float]? {
         let target = z + i * plane  // channel 0 of sample i (channel-major)

@@ -35,11 +35,18 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
     /// itself. f may add colour and fill regions but must keep what the corrupted image still says
     /// of the image; like the local-mean term it compares f(z) with its own input only.
     public var lambdaConsistency: Float = 0
+    /// Weight of the matching term for grayscale and sketch sources (0: off), conditional IMLE
+    /// (Li et al. 2020) in the corruption's terms: each gray or sketch z is paired with the batch's
+    /// data image whose gray version or sketch (the twin's) is nearest to z, never the image z was
+    /// made from, and D(f(z), that image) pulls f(z) toward it. So f learns what images with such
+    /// a lightness or such edges look like, from other images: the objective stays unpaired.
+    public var lambdaMatch: Float = 0
 
     /// Whether any term acts on the noise side: false for a plain autoencoder (λidem, the third
     /// term's weight and the local-mean weight all 0), whose steps then skip the f(z) and f(f(z)) passes.
     public var usesNoise: Bool {
         lambdaIdem != 0 || (kind == .ign ? lambdaTight : lambdaIMLE) != 0 || lambdaLocalMean != 0 || lambdaConsistency != 0
+            || lambdaMatch != 0
     }
 
     public init(distance: Distance = .l1, lambdaRec: Float = 20, lambdaIdem: Float = 20, lambdaTight: Float = 2.5, tightA: Float = 1.5) {
@@ -48,7 +55,7 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case kind, lambdaIMLE, lambdaRec, lambdaIdem, lambdaTight, tightA, distance, lambdaLocalMean, localMeanBlock, lambdaConsistency
+        case kind, lambdaIMLE, lambdaRec, lambdaIdem, lambdaTight, tightA, distance, lambdaLocalMean, localMeanBlock, lambdaConsistency, lambdaMatch
     }
 
     /// Reads configs written before `kind`, `lambdaIMLE` and the local-mean and consistency terms existed as IGN ones without those terms.
@@ -64,24 +71,33 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
         lambdaLocalMean = try c.decodeIfPresent(Float.self, forKey: .lambdaLocalMean) ?? 0
         localMeanBlock = try c.decodeIfPresent(Int.self, forKey: .localMeanBlock) ?? 8
         lambdaConsistency = try c.decodeIfPresent(Float.self, forKey: .lambdaConsistency) ?? 0
+        lambdaMatch = try c.decodeIfPresent(Float.self, forKey: .lambdaMatch) ?? 0
     }
 }
 
 extension Distance: Codable {}
 
+/// Which training images a batch was made from: each x's index in the dataset, and for each z that
+/// is a corrupted training image, that image's (nil for noise).
+public struct BatchOrigins: Sendable {
+    public var x: [Int], z: [Int?]
+    public init(x: [Int], z: [Int?]) { self.x = x; self.z = z }
+}
+
 /// The batch means of the losses and their weighted sum (`tight` is 0 for NAIGN, `imle` for IGN;
-/// `localMean` and `consistency` are 0 when those terms are off).
+/// `localMean`, `consistency` and `match` are 0 when those terms are off).
 public struct Losses: Equatable, Sendable {
     public var rec: Float, idem: Float, tight: Float, total: Float
     public var imle: Float = 0
     public var localMean: Float = 0
     public var consistency: Float = 0
+    public var match: Float = 0
 
     /// The losses that apply to `kind`, for logs.
     public func summary(_ kind: ObjectiveKind) -> String {
         let f = { (x: Float) in String(format: "%.4f", x) }
         let third = kind == .ign ? "tight \(f(tight))" : "imle \(f(imle))"
-        return "rec \(f(rec)) idem \(f(idem)) \(third) mean \(f(localMean)) keep \(f(consistency)) total \(f(total))"
+        return "rec \(f(rec)) idem \(f(idem)) \(third) mean \(f(localMean)) keep \(f(consistency)) match \(f(match)) total \(f(total))"
     }
 }
 
@@ -101,7 +117,8 @@ public struct Losses: Equatable, Sendable {
 ///
 /// The local-mean term, when on, adds per z sample that keeps its local means
 /// mean = D(blockMeans(fz), blockMeans(z)), 0 for the others; the consistency term per gray or sketch
-/// z sample keep = D(twin(fz), z) (``CorruptionTwins``). Both reach θ through the inner pass.
+/// z sample keep = D(twin(fz), z) (``CorruptionTwins``), and the matching term per gray or sketch z
+/// match = D(fz, x_k) for the x_k of the batch whose twin is nearest z. All reach θ through the inner pass.
 public final class Objective {
     public let model: IGNModel
     public var config: ObjectiveConfig
@@ -122,10 +139,11 @@ public final class Objective {
     /// their gradient into the model's gradient array (overwriting it). Updates BatchNorm running
     /// statistics three times, by f(x), f(z) and f(fz'), in that order. Without a noise-side
     /// term (``ObjectiveConfig/usesNoise``) only f(x) runs: a plain autoencoder's step.
-    /// `kept[i]` says what z sample i keeps of its training image, for the local-mean and consistency
-    /// terms (empty: nothing, as for noise).
+    /// `kept[i]` says what z sample i keeps of its training image, for the local-mean, consistency and
+    /// matching terms (empty: nothing, as for noise); `origins` says which training images x and z
+    /// were made from, so that the matching term never pairs a z with its own image (nil: none shared).
     public func lossAndGradient(x: UnsafePointer<Float>, z: UnsafePointer<Float>, batch n: Int,
-                                kept: [KeptProperty] = []) -> Losses {
+                                kept: [KeptProperty] = [], origins: BatchOrigins? = nil) -> Losses {
         let network = model.network, shape = model.sampleShape, count = n * shape.count
         let c = config, d = c.distance
         network.store.zeroGradients()
@@ -165,7 +183,13 @@ public final class Objective {
         if twinned.contains(true) {
             losses.consistency = mean(twins.perSample(fz, z, kinds: kinds, batch: n))
         }
-        losses.total += c.lambdaLocalMean * losses.localMean + c.lambdaConsistency * losses.consistency
+        let matches = c.lambdaMatch == 0 ? [] : twins.matches(for: z, kinds: kinds, among: x, origins: origins, batch: n)
+        if !matches.isEmpty {
+            losses.match = Float(matches.reduce(0.0) { total, m in
+                total + d.perSample(sample(fz, m.z, batch: n), sample(x, m.x, batch: n), batch: 1, shape: shape)[0]
+            } / Double(n))
+        }
+        losses.total += c.lambdaLocalMean * losses.localMean + c.lambdaConsistency * losses.consistency + c.lambdaMatch * losses.match
 
         for buffer in [gradFX, gradFFZ, gradThroughFrozen, gradFZ] {
             buffer.reserve(count)
@@ -201,21 +225,33 @@ public final class Objective {
                                      grad: g, batch: n)
         }
         // IMLE: each x_i pulls its nearest fz_j (several x may pull the same one).
-        let plane = shape.height * shape.width, weight = c.lambdaIMLE * batchMean / Float(shape.count)
-        for (i, match) in nearest.enumerated() {
-            for ch in 0..<shape.channels {
-                let a = fz + (ch * n + match.index) * plane, b = x + (ch * n + i) * plane, out = g + (ch * n + match.index) * plane
-                for p in 0..<plane {
-                    let diff = a[p] - b[p]
-                    switch d {
-                    case .l1: out[p] += diff > 0 ? weight : (diff < 0 ? -weight : 0)
-                    case .l2: out[p] += 2 * weight * diff
-                    }
+        for (i, match) in nearest.enumerated() { pull(fz, match.index, toward: x, i, weight: c.lambdaIMLE * batchMean, gradient: g, batch: n) }
+        // Matching: each gray or sketch z's f(z) is pulled toward its matched data image.
+        for m in matches { pull(fz, m.z, toward: x, m.x, weight: c.lambdaMatch * batchMean, gradient: g, batch: n) }
+        network.backward(g, trace: traceZ, workspace: workspace, parameterGradients: true, inputGradient: false)
+        return losses
+    }
+
+    /// Adds `weight · ∂D(fz_j, x_i)/∂fz_j` into `gradient` (channel-major batches of `n`).
+    private func pull(_ fz: UnsafePointer<Float>, _ j: Int, toward x: UnsafePointer<Float>, _ i: Int, weight: Float,
+                      gradient: UnsafeMutablePointer<Float>, batch n: Int) {
+        let shape = model.sampleShape, plane = shape.height * shape.width, w = weight / Float(shape.count)
+        for ch in 0..<shape.channels {
+            let a = fz + (ch * n + j) * plane, b = x + (ch * n + i) * plane, out = gradient + (ch * n + j) * plane
+            for p in 0..<plane {
+                let diff = a[p] - b[p]
+                switch config.distance {
+                case .l1: out[p] += diff > 0 ? w : (diff < 0 ? -w : 0)
+                case .l2: out[p] += 2 * w * diff
                 }
             }
         }
-        network.backward(g, trace: traceZ, workspace: workspace, parameterGradients: true, inputGradient: false)
-        return losses
+    }
+
+    /// Sample i of a channel-major batch of `n`, sample-major (C×H×W).
+    private func sample(_ batch: UnsafePointer<Float>, _ i: Int, batch n: Int) -> [Float] {
+        let plane = model.sampleShape.height * model.sampleShape.width
+        return (0..<model.sampleShape.channels).flatMap { ch in UnsafeBufferPointer(start: batch + (ch * n + i) * plane, count: plane) }
     }
 
     /// The autoencoder's step: D(f(x), x) and its gradient alone.

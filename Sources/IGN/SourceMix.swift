@@ -43,7 +43,7 @@ public struct SourceComponent: Codable, Equatable, Sendable, CustomStringConvert
 
 /// What a corrupted training image still says about the image, and what f(z) is held to
 /// (``ObjectiveConfig/lambdaLocalMean``, ``ObjectiveConfig/lambdaConsistency``).
-public enum KeptProperty: Sendable, Equatable {
+public enum KeptProperty: Sendable, Hashable {
     case nothing
     /// Additive zero-mean noise leaves block means as they were.
     case localMeans
@@ -81,22 +81,23 @@ public struct SourceMix {
     }
 
     /// Writes `n` samples of z (sample-major, C×H×W each) into `out`, drawing every choice from `rng`,
-    /// and returns each sample's component.
+    /// and returns each sample's component and, for a corrupted training image, that image's index.
     @discardableResult
     public func fill(_ out: UnsafeMutablePointer<Float>, count n: Int, data: Dataset, noise: NoiseSource,
-                     rng: inout RandomSource) throws -> [SourceComponent] {
+                     rng: inout RandomSource) throws -> [DrawnSample] {
         let size = data.shape.count
-        var drawn: [SourceComponent] = []
+        var drawn: [DrawnSample] = []
         for i in 0..<n {
             let u = Double(rng.nextUniform())
             let k = cumulative.firstIndex { u < $0 } ?? components.count - 1
             let target = out + i * size
-            drawn.append(components[k])
             guard let corrupt = corrupters[k] else {
+                drawn.append(DrawnSample(component: components[k], source: nil))
                 noise.fill(target, count: 1, rng: &rng)
                 continue
             }
             let index = Int(rng.next() % UInt64(data.count)), seed = rng.next()
+            drawn.append(DrawnSample(component: components[k], source: index))
             let clean = Array(data.values[(index * size)..<((index + 1) * size)])
             let corrupted = try corrupt(clean, data.shape, seed)
             guard corrupted.count == size else {
@@ -106,4 +107,11 @@ public struct SourceMix {
         }
         return drawn
     }
+}
+
+/// One z sample of a ``SourceMix``: its component and, when it is a corrupted training image, that
+/// image's index in the dataset.
+public struct DrawnSample: Equatable, Sendable {
+    public var component: SourceComponent
+    public var source: Int?
 }

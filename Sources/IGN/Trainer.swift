@@ -100,7 +100,7 @@ public final class Trainer {
         let n = options.batch, shape = model.sampleShape
         var x = [Float](repeating: 0, count: n * shape.count), z = x
         var xc = x, zc = x
-        var kept: [KeptProperty] = []
+        var kept: [KeptProperty] = [], sources: [Int?] = []
         var saved: Int?  // the step of this run's last checkpoint
         while !isFinished && !shouldStop() {
             let started = Date()
@@ -117,17 +117,20 @@ public final class Trainer {
                 let first = (state.step * n) % max(noiseFile.count - n + 1, 1)
                 z = Array(noiseFile.values[(first * shape.count)..<((first + n) * shape.count)])
             } else if let sourceMix {
-                kept = try z.withUnsafeMutableBufferPointer {
-                    try sourceMix.fill($0.baseAddress!, count: n, data: dataset, noise: noise, rng: &state.rng).map(\.kept)
+                let drawn = try z.withUnsafeMutableBufferPointer {
+                    try sourceMix.fill($0.baseAddress!, count: n, data: dataset, noise: noise, rng: &state.rng)
                 }
+                kept = drawn.map(\.component.kept)
+                sources = drawn.map(\.source)
             } else {
                 z.withUnsafeMutableBufferPointer { noise.fill($0.baseAddress!, count: n, rng: &state.rng) }
             }
             ChannelMajor.fromSampleMajor(x, &xc, batch: n, shape: shape)
             ChannelMajor.fromSampleMajor(z, &zc, batch: n, shape: shape)
-            let losses = objective.lossAndGradient(x: xc, z: zc, batch: n, kept: kept)
+            let origins = BatchOrigins(x: (0..<n).map { order[state.batchInEpoch * n + $0] }, z: sources)
+            let losses = objective.lossAndGradient(x: xc, z: zc, batch: n, kept: kept, origins: sourceMix == nil ? nil : origins)
             let kept = saved.map { "\(checkpoint.path) keeps step \($0)" } ?? "no checkpoint was written in this run"
-            guard [losses.rec, losses.idem, losses.tight, losses.imle, losses.localMean, losses.consistency, losses.total].allSatisfy(\.isFinite) else {
+            guard [losses.rec, losses.idem, losses.tight, losses.imle, losses.localMean, losses.consistency, losses.match, losses.total].allSatisfy(\.isFinite) else {
                 throw TrainingError(.nonFinite, "step \(state.step + 1): the loss is not finite (\(losses.summary(options.objective.kind))): "
                                     + "training stopped; \(kept)")
             }
@@ -176,8 +179,8 @@ public final class Trainer {
         m["train_seconds"] = String(format: "%.0f", state.seconds)
         if let l = state.lastLosses {
             m["final_losses"] = options.objective.kind == .ign
-                ? String(format: "rec %.5f idem %.5f tight %.5f mean %.5f keep %.5f total %.5f", l.rec, l.idem, l.tight, l.localMean, l.consistency, l.total)
-                : String(format: "rec %.5f idem %.5f imle %.5f mean %.5f keep %.5f total %.5f", l.rec, l.idem, l.imle, l.localMean, l.consistency, l.total)
+                ? String(format: "rec %.5f idem %.5f tight %.5f mean %.5f keep %.5f match %.5f total %.5f", l.rec, l.idem, l.tight, l.localMean, l.consistency, l.match, l.total)
+                : String(format: "rec %.5f idem %.5f imle %.5f mean %.5f keep %.5f match %.5f total %.5f", l.rec, l.idem, l.imle, l.localMean, l.consistency, l.match, l.total)
         }
         model.metadata = m
     }

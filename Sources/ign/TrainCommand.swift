@@ -35,6 +35,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("lambda-consistency"),
             help: "Weight of the consistency term for gray and sketch sources: f(z) put through the same corruption again (a differentiable twin) gives z back, so f keeps a gray z's luminance and a sketch z's edges (--source N:grayscale, N:sketch). Default 0: off. With --resume, changes the run's.")
     var lambdaConsistency: Float?
+    @Option(name: .customLong("lambda-match"),
+            help: "Weight of the matching term for gray and sketch sources: each such z is paired with the batch's training image whose gray version or sketch is nearest z (never its own image), and f(z) is pulled toward it (conditional IMLE). Default 0: off. With --resume, changes the run's.")
+    var lambdaMatch: Float?
     @Option(help: "Noise z is drawn from.") var noise: NoiseKind = .gaussian
     @Option(name: .customLong("noise-file"), help: "Take z batch by batch from this NCHW .npy file.") var noiseFile: String?
     @Option(name: .customLong("source"), parsing: .singleValue,
@@ -77,12 +80,14 @@ struct TrainCommand: ParsableCommand {
         if let lambdaLocalMean { try Check.number("--lambda-local-mean", lambdaLocalMean, in: 0...1000) }
         if let localMeanBlock { try Check.count("--local-mean-block", localMeanBlock, in: 1...4096) }
         if let lambdaConsistency { try Check.number("--lambda-consistency", lambdaConsistency, in: 0...1000) }
+        if let lambdaMatch { try Check.number("--lambda-match", lambdaMatch, in: 0...1000) }
         let kept = sources.compactMap { try? parseSource($0).kept }
         if resume == nil, (lambdaLocalMean ?? 0) > 0, !kept.contains(.localMeans) {
             throw ValidationError("--lambda-local-mean acts only on noisy training images: give a --source N:noise:σ")
         }
-        if resume == nil, (lambdaConsistency ?? 0) > 0, !kept.contains(.luminance), !kept.contains(.edges) {
-            throw ValidationError("--lambda-consistency acts only on gray and sketch training images: give a --source N:grayscale or N:sketch")
+        for (option, lambda) in [("--lambda-consistency", lambdaConsistency), ("--lambda-match", lambdaMatch)]
+        where resume == nil && (lambda ?? 0) > 0 && !kept.contains(.luminance) && !kept.contains(.edges) {
+            throw ValidationError("\(option) acts only on gray and sketch training images: give a --source N:grayscale or N:sketch")
         }
         if let noiseFile { try Check.exists("--noise-file", noiseFile) }
         for source in sources { _ = try parseSource(source) }
@@ -102,7 +107,7 @@ struct TrainCommand: ParsableCommand {
         let components = try sources.map(parseSource)
         if let resume {
             let (epochs, steps, data, lr, lambda, block) = (self.epochs, self.steps, self.data, self.lr, lambdaLocalMean, localMeanBlock)
-            let consistency = lambdaConsistency
+            let (consistency, match) = (lambdaConsistency, lambdaMatch)
             trainer = try Checkpoint.resume(from: URL(fileURLWithPath: resume), threads: compute.threads,
                                             corrupter: imageCorrupter) { options in
                 if let steps { options.steps = steps }
@@ -112,6 +117,7 @@ struct TrainCommand: ParsableCommand {
                 if let lambda { options.objective.lambdaLocalMean = lambda }
                 if let block { options.objective.localMeanBlock = block }
                 if let consistency { options.objective.lambdaConsistency = consistency }
+                if let match { options.objective.lambdaMatch = match }
                 if !components.isEmpty { options.sources = components }
             }
             log.info("resumed \(resume) at step \(trainer.state.step) (epoch \(trainer.state.epoch))")
@@ -124,6 +130,7 @@ struct TrainCommand: ParsableCommand {
             options.objective.kind = objective; options.objective.lambdaIMLE = lambdaIMLE
             options.objective.lambdaLocalMean = lambdaLocalMean ?? 0; options.objective.localMeanBlock = localMeanBlock ?? 8
             options.objective.lambdaConsistency = lambdaConsistency ?? 0
+            options.objective.lambdaMatch = lambdaMatch ?? 0
             options.noise = noise; options.noiseFile = noiseFile; options.seed = seed
             options.sources = components.isEmpty ? nil : components
             options.shuffle = !noShuffle; options.checkpointEvery = checkpointEvery
@@ -155,8 +162,9 @@ struct TrainCommand: ParsableCommand {
         if let resume, trainer.options.objective.lambdaLocalMean > 0, !runKeeps.contains(.localMeans) {
             throw CommandError("\(resume): the local-mean term acts only on noisy training images, and the run has no --source N:noise:σ")
         }
-        if let resume, trainer.options.objective.lambdaConsistency > 0, !runKeeps.contains(.luminance), !runKeeps.contains(.edges) {
-            throw CommandError("\(resume): the consistency term acts only on gray and sketch training images, and the run has no --source N:grayscale or N:sketch")
+        let terms = trainer.options.objective
+        if let resume, terms.lambdaConsistency > 0 || terms.lambdaMatch > 0, !runKeeps.contains(.luminance), !runKeeps.contains(.edges) {
+            throw CommandError("\(resume): the consistency and matching terms act only on gray and sketch training images, and the run has no --source N:grayscale or N:sketch")
         }
         log.info("\(trainer.options.arch) C=\(trainer.options.channels): \(trainer.model.network.store.count) parameters, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, batch \(trainer.options.batch), \(compute.threads) threads")
 
@@ -209,7 +217,7 @@ final class TrainingLog {
         guard let l = state.lastLosses else { return }
         let f = { (x: Float) in "\(Double(x))" }
         let line = "{\"step\":\(state.step),\"epoch\":\(state.epoch),\"rec\":\(f(l.rec)),\"idem\":\(f(l.idem)),\"tight\":\(f(l.tight)),"
-            + "\"imle\":\(f(l.imle)),\"local_mean\":\(f(l.localMean)),\"consistency\":\(f(l.consistency)),\"total\":\(f(l.total)),\"lr\":\(learningRate),\"img_per_s\":\(String(format: "%.2f", imagesPerSecond)),"
+            + "\"imle\":\(f(l.imle)),\"local_mean\":\(f(l.localMean)),\"consistency\":\(f(l.consistency)),\"match\":\(f(l.match)),\"total\":\(f(l.total)),\"lr\":\(learningRate),\"img_per_s\":\(String(format: "%.2f", imagesPerSecond)),"
             + "\"seconds\":\(String(format: "%.1f", state.seconds))}\n"
         handle?.write(Data(line.utf8))
     }

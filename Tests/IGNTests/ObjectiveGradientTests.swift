@@ -87,6 +87,40 @@ final class ObjectiveGradientTests: XCTestCase {
         }
     }
 
+    /// The matching term (each gray or sketch z's f(z) pulled toward its matched x), with the others and alone.
+    func testMatchingTermGradientMatchesFiniteDifferences() throws {
+        for distance in [Distance.l2, .l1] {
+            var config = ObjectiveConfig(distance: distance)
+            config.lambdaMatch = 20; config.lambdaConsistency = 5
+            try check(config, kept: [.edges, .nothing, .luminance])
+            config.lambdaRec = 0; config.lambdaIdem = 0; config.lambdaTight = 0; config.lambdaConsistency = 0
+            try check(config, kept: [.luminance, .edges, .edges])
+        }
+    }
+
+    /// Matching by hand: z is the luminance of x_1 (1 channel: the image itself) and the sketch of
+    /// x_2; each is paired with that x, unless z was made from that x's training image, when the
+    /// next nearest is taken; noise is paired with nothing.
+    func testMatchingPairsEachCorruptedSampleWithTheNearestOtherImage() throws {
+        let shape = SampleShape(channels: 1, height: 4, width: 4), n = 3
+        var rng = RandomSource(seed: 3)
+        let x = rng.normals(n * 16).map { Foundation.tanh($0) }
+        let twins = CorruptionTwins(shape: shape, distance: .l1)
+        let sketch = twins.measurement(x, sample: 2, kind: .edges, batch: n)!
+        var z = rng.normals(n * 16)
+        for p in 0..<16 { z[p] = x[16 + p]; z[32 + p] = sketch[p] }
+        let kinds: [KeptProperty] = [.luminance, .nothing, .edges]
+        let free = twins.matches(for: z, kinds: kinds, among: x, origins: nil, batch: n)
+        XCTAssertEqual(free.map(\.z), [0, 2])
+        XCTAssertEqual(free.map(\.x), [1, 2])
+        // x_1 and x_2 are the training images 11 and 12; z_0 was made from 11, z_2 from 12.
+        let origins = BatchOrigins(x: [10, 11, 12], z: [11, nil, 12])
+        let held = twins.matches(for: z, kinds: kinds, among: x, origins: origins, batch: n)
+        XCTAssertEqual(held.map(\.z), [0, 2])
+        XCTAssertFalse(held.contains { $0.z == 0 && $0.x == 1 }, "never z's own image")
+        XCTAssertFalse(held.contains { $0.z == 2 && $0.x == 2 }, "never z's own image")
+    }
+
     /// What each source keeps: additive noise its local means, grayscale its luminance, a sobel sketch
     /// its edges; the model's noise, chains and other corruptions nothing the terms can use.
     func testWhatEachSourceKeeps() throws {
@@ -134,7 +168,7 @@ final class ObjectiveGradientTests: XCTestCase {
         XCTAssertEqual(config, ObjectiveConfig())
         var naign = ObjectiveConfig(); naign.kind = .naign; naign.lambdaIMLE = 7
         XCTAssertEqual(try JSONDecoder().decode(ObjectiveConfig.self, from: JSONEncoder().encode(naign)), naign)
-        var means = ObjectiveConfig(); means.lambdaLocalMean = 3; means.localMeanBlock = 4; means.lambdaConsistency = 2
+        var means = ObjectiveConfig(); means.lambdaLocalMean = 3; means.localMeanBlock = 4; means.lambdaConsistency = 2; means.lambdaMatch = 1
         XCTAssertEqual(try JSONDecoder().decode(ObjectiveConfig.self, from: JSONEncoder().encode(means)), means)
     }
 
@@ -182,6 +216,12 @@ final class ObjectiveGradientTests: XCTestCase {
                     let means = { (v: [Float]) in self.blockMeans(Array(v[(i * shape.count)..<((i + 1) * shape.count)]), side: 28, block: config.localMeanBlock) }
                     let gaps = zip(means(fz), means(z)).map { $0 - $1 }
                     total += Double(config.lambdaLocalMean) * gaps.reduce(0) { $0 + (distance == .l1 ? abs($1) : $1 * $1) } / Double(gaps.count)
+                }
+            }
+            if config.lambdaMatch != 0 {
+                for m in CorruptionTwins(shape: shape, distance: distance).matches(for: z, kinds: kept, among: x, origins: nil, batch: n) {
+                    let a = Array(fz[(m.z * shape.count)..<((m.z + 1) * shape.count)]), b = Array(x[(m.x * shape.count)..<((m.x + 1) * shape.count)])
+                    total += Double(config.lambdaMatch) * distance.perSample(a, b, batch: 1, shape: shape)[0]
                 }
             }
             if config.lambdaConsistency != 0 {

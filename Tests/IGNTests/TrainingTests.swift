@@ -102,7 +102,8 @@ final class TrainingTests: XCTestCase {
             let row = Array(z[(i * size)..<((i + 1) * size)])
             let j = negated.firstIndex(of: row)
             if let j { corrupted += 1; used.insert(j) }
-            XCTAssertEqual(drawn[i].spec, j == nil ? "model" : "negate", "fill reports each sample's component")
+            XCTAssertEqual(drawn[i].component.spec, j == nil ? "model" : "negate", "fill reports each sample's component")
+            if let j { XCTAssertEqual(negated[drawn[i].source!], row, "and the image it was made from") } else { XCTAssertNil(drawn[i].source) }
         }
         XCTAssertEqual(Double(corrupted) / Double(n), 0.75, accuracy: 0.04, "weights 1:3")
         XCTAssertGreaterThan(used.count, 60, "images are drawn from the whole set")
