@@ -13,17 +13,27 @@ extension IGNModel {
     /// output stays independent of its batch-mates.
     ///
     /// `noise` mixes corrupted copies in: a model that will project noisy inputs normalises
-    /// them better with statistics that have seen some (see ``CalibrationNoise``). The passes run
-    /// on `threads` threads.
+    /// them better with statistics that have seen some (see ``CalibrationNoise``). `sources`, when
+    /// given, draws every sample from that mix instead (the corruptions of the jobs the model is for:
+    /// gray images for a colorizer, sketches for a sketch projector). The passes run on `threads` threads.
     public func recalibrateBatchNorm(on data: Dataset, batches: Int = 200, batch: Int = 128,
-                                     noise: CalibrationNoise = .none, seed: UInt64 = 0, threads: Int) {
+                                     noise: CalibrationNoise = .none, sources: SourceMix? = nil, seed: UInt64 = 0,
+                                     threads: Int) throws {
         network.resetBatchNormState()
         let shape = sampleShape, n = min(batch, data.count)
         var rng = RandomSource(seed: seed)
         let trace = Trace(), workspace = Workspace(threads: threads)
         var x = [Float](repeating: 0, count: n * shape.count), channelMajor = x
+        // The model's own noise, only where the mix draws on it.
+        let modelNoise = sources.map { $0.components.contains { $0.spec == SourceComponent.modelNoise } } == true
+            ? try NoiseSource(metadata: metadata, shape: shape) : NoiseSource.gaussian(shape)
         for _ in 0..<batches {
-            for i in 0..<n {
+            if let sources {
+                try x.withUnsafeMutableBufferPointer {
+                    _ = try sources.fill($0.baseAddress!, count: n, data: data, noise: modelNoise, rng: &rng)
+                }
+            }
+            for i in 0..<n where sources == nil {
                 let index = Int(rng.next() % UInt64(data.count))
                 for k in 0..<shape.count { x[i * shape.count + k] = data.values[index * shape.count + k] }
                 if let sigma = noise.draw(&rng) {
@@ -37,6 +47,7 @@ extension IGNModel {
             network.forward(channelMajor, batch: n, mode: .train(updateRunningStats: true), trace: trace, workspace: workspace)
         }
         metadata["batchnorm"] = "recalibrated on \(batches) batches of \(n) samples" + noise.summary
+            + (sources.map { ", drawn from the mix " + $0.components.map(\.description).joined(separator: " ") } ?? "")
     }
 }
 

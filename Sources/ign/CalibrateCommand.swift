@@ -25,6 +25,9 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Training-mode passes.") var batches = 200
     @Option(help: "Samples per pass.") var batch = 128
     @Option(name: .customLong("noisy-fraction"), help: "Share of samples given Gaussian noise (models that will denoise).") var noisyFraction = 0.0
+    @Option(name: .customLong("source"), parsing: .singleValue,
+            help: "Draw the calibration samples from a mix instead, WEIGHT:SPEC, repeatable (as ign train's: model, grayscale, sketch, noise:0.2, chains): the inputs of the jobs the model is for (--for projection).")
+    var sources: [String] = []
     @Option(name: .customLong("noise-sigmas"), help: "Comma-separated noise σs (0…1 pixel scale), one drawn per noisy sample.") var noiseSigmas = "0.1,0.2"
     @Flag(name: .customLong("half"), help: "Write F16 weights (half the size, for shipping).") var half = false
     @Option(name: .output, help: "Where to write the calibrated model.") var out: String
@@ -35,8 +38,12 @@ struct CalibrateCommand: ParsableCommand {
         case .projection:
             guard let data else { throw ValidationError("--for projection needs --data") }
             try Check.exists("--data", data)
+            if !sources.isEmpty, noisyFraction > 0 { throw ValidationError("--source and --noisy-fraction cannot be combined") }
+            for source in sources { _ = try parseSource(source) }
         case .generation:
-            guard data == nil, noisyFraction == 0 else { throw ValidationError("--for generation calibrates on the model's noise: no --data or --noisy-fraction") }
+            guard data == nil, noisyFraction == 0, sources.isEmpty else {
+                throw ValidationError("--for generation calibrates on the model's noise: no --data, --noisy-fraction or --source")
+            }
         }
         try Check.count("--chain", chain, in: Check.steps)
         try Check.count("--batches", batches, in: 1...1_000_000)
@@ -59,8 +66,10 @@ struct CalibrateCommand: ParsableCommand {
         }
         switch target {
         case .projection:
-            model.recalibrateBatchNorm(on: try Dataset.load(URL(fileURLWithPath: data!)), batches: batches, batch: batch,
-                                       noise: CalibrationNoise(fraction: noisyFraction, sigmas: sigmas), seed: seed, threads: compute.threads)
+            try model.recalibrateBatchNorm(on: try Dataset.load(URL(fileURLWithPath: data!)), batches: batches, batch: batch,
+                                       noise: CalibrationNoise(fraction: noisyFraction, sigmas: sigmas),
+                                       sources: sources.isEmpty ? nil : try SourceMix(sources.map(parseSource), corrupter: imageCorrupter),
+                                       seed: seed, threads: compute.threads)
         case .generation:
             try model.recalibrateGenerationStatistics(chain: chain, batches: batches, batch: batch, seed: seed, threads: compute.threads)
         }

@@ -224,7 +224,7 @@ final class TrainingLog {
 }
 
 /// A `--source` value, with its corruption chain checked.
-private func parseSource(_ text: String) throws -> SourceComponent {
+func parseSource(_ text: String) throws -> SourceComponent {
     do {
         let component = try SourceComponent(parsing: text)
         if component.spec != SourceComponent.modelNoise { _ = try Corruption.parseChain(component.spec) }

@@ -17,7 +17,7 @@ extension CLITests {
             for k in 0..<v.count { store.parameters[v.offset + k] *= 15 }
         }
         try writeData()
-        model.recalibrateBatchNorm(on: try Dataset.load(url("data.npy")), batches: 5, batch: 16, threads: 1)
+        try model.recalibrateBatchNorm(on: try Dataset.load(url("data.npy")), batches: 5, batch: 16, threads: 1)
         try model.save(to: url("model.safetensors"))
     }
 

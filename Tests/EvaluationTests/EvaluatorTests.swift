@@ -23,7 +23,7 @@ final class EvaluatorTests: XCTestCase {
     func testFiguresMatchTheirDefinitions() throws {
         let model = try IGNModel(architecture: .tiny28, channels: 3)
         model.initialize(seed: 4)
-        model.recalibrateBatchNorm(on: grayData(count: 32, seed: 0.3), batches: 20, batch: 16, threads: 1)
+        try model.recalibrateBatchNorm(on: grayData(count: 32, seed: 0.3), batches: 20, batch: 16, threads: 1)
         let test = grayData(count: 12, seed: 1)
         var options = EvaluationOptions()
         options.noiseSigmas = [0.1]

@@ -26,7 +26,7 @@ final class ModelFileTests: XCTestCase {
     func testHalfPrecisionFilesAreHalfTheSizeAndCloseInOutput() throws {
         let model = try IGNModel(architecture: .dcgan28, channels: 1)
         model.initialize(seed: 5)
-        model.recalibrateBatchNorm(on: TestData.shapes(count: 64, seed: 2), batches: 20, batch: 32, threads: 1)
+        try model.recalibrateBatchNorm(on: TestData.shapes(count: 64, seed: 2), batches: 20, batch: 32, threads: 1)
         let full = dir.appendingPathComponent("full.safetensors"), half = dir.appendingPathComponent("half.safetensors")
         try model.save(to: full)
         try model.save(to: half, halfPrecision: true)

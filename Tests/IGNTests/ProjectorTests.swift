@@ -6,7 +6,7 @@ final class ProjectorTests: XCTestCase {
     func model() throws -> IGNModel {
         let model = try IGNModel(architecture: .tiny28, channels: 1)
         model.initialize(seed: 6)
-        model.recalibrateBatchNorm(on: TestData.shapes(count: 32, seed: 1), batches: 10, batch: 16, threads: 1)
+        try model.recalibrateBatchNorm(on: TestData.shapes(count: 32, seed: 1), batches: 10, batch: 16, threads: 1)
         return model
     }
 

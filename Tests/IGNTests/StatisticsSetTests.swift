@@ -18,7 +18,7 @@ final class StatisticsSetTests: XCTestCase {
         for v in store.layout.parameters where v.shape.count == 4 {
             for k in 0..<v.count { store.parameters[v.offset + k] *= 15 }
         }
-        model.recalibrateBatchNorm(on: TestData.shapes(count: 64, seed: 1), batches: 20, batch: 32, threads: 1)
+        try model.recalibrateBatchNorm(on: TestData.shapes(count: 64, seed: 1), batches: 20, batch: 32, threads: 1)
         return model
     }
 

@@ -32,7 +32,7 @@ final class TrainingTests: XCTestCase {
         XCTAssertLessThan(last, first * 0.15, "reconstruction loss should fall well below its start (\(first) → \(last))")
 
         // Eval mode, with BatchNorm statistics taken from the data (training mixes in those of noise).
-        trainer.model.recalibrateBatchNorm(on: data, batches: 100, batch: 64, threads: 1)
+        try trainer.model.recalibrateBatchNorm(on: data, batches: 100, batch: 64, threads: 1)
         let sample = data.prefix(64)
         let fx = Projector(model: trainer.model, threads: 1).apply(sample.values, count: 64, steps: 1)[0]
         let meanAbs = zip(fx, sample.values).reduce(Float(0)) { $0 + abs($1.0 - $1.1) } / Float(fx.count)
