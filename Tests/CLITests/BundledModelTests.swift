@@ -71,6 +71,40 @@ final class BundledModelTests: XCTestCase {
         XCTAssertLessThan(colorizedError / grayError, 0.9, "ΔE \(colorizedError / 48) vs gray \(grayError / 48)")
     }
 
+    /// emoji32-sketch, the default of sketch.yaml and colorize.yaml, on the 48 held-out glyphs of
+    /// samples/emoji: f(sobel sketch) is nearer the original than emoji32's by more than SKETCH_GAIN dB, and
+    /// the yellow glyphs' yellow pixels (L* > 60, b* > 40, |a*| < 30 in the original) come back from
+    /// gray with b* above YELLOW_B where emoji32's stay near 0.
+    func testEmoji32SketchDrawsSketchesAndTurnsGrayFacesYellow() throws {
+        let model = try bundled("emoji32-sketch", .dcgan32, channels: 3), reference = try BundledModels.load("emoji32")
+        let x = try images("emoji", channels: 3, size: 32)
+        let sketches = try x.map { try Corruption.sketch(.sobel).apply(to: $0, seed: 0).pixels }.flatMap { $0 }
+        let original = x.flatMap(\.pixels)
+        let ours = psnr(Projector(model: model, threads: 1).apply(sketches, count: x.count, steps: 1)[0], original)
+        let theirs = psnr(Projector(model: reference, threads: 1).apply(sketches, count: x.count, steps: 1)[0], original)
+        XCTAssertGreaterThan(ours - theirs, 2.5, "sketch → image \(ours) dB, emoji32 \(theirs) dB")
+
+        let gray = try x.map { try Corruption.grayscale.apply(to: $0, seed: 0) }
+        func yellowness(_ m: IGNModel) throws -> Double {
+            let colour = Projector(model: m, threads: 1).apply(gray.flatMap(\.pixels), count: gray.count, steps: 1)[0]
+            var sum = 0.0, pixels = 0
+            for (i, image) in x.enumerated() {
+                let truth = LabImage(image)
+                let yellow = (0..<1024).filter { truth.l[$0] > 60 && truth.b[$0] > 40 && abs(truth.a[$0]) < 30 }
+                guard yellow.count * 4 >= 1024 else { continue }
+                let chroma = try PlanarImage(width: 32, height: 32, channels: 3, pixels: Array(colour[(i * 3072)..<((i + 1) * 3072)]))
+                let result = LabImage(try Colorization.combine(lightnessOf: gray[i], chromaOf: chroma))
+                for p in yellow { sum += Double(result.b[p]) }
+                pixels += yellow.count
+            }
+            XCTAssertGreaterThan(pixels, 500, "the samples hold yellow glyphs")
+            return sum / Double(max(pixels, 1))
+        }
+        let (b, bReference) = (try yellowness(model), try yellowness(reference))
+        XCTAssertGreaterThan(b, 20, "mean b* of the yellow pixels from gray (emoji32: \(bReference))")
+        XCTAssertLessThan(bReference, 10)
+    }
+
     /// photo32 on whole photos it never saw, tile by tile: noise σ 0.1 is removed by at least 2 dB.
     func testPhoto32DenoisesHeldOutPhotosInTiles() throws {
         _ = try bundled("photo32", .dcgan32, channels: 3)
