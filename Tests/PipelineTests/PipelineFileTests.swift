@@ -33,7 +33,7 @@ final class PipelineFileTests: XCTestCase {
         XCTAssertEqual(jobs["benchmark.yaml"]?.corruptions, [.noise(sigma: 0.2)])
         XCTAssertEqual(jobs["peer-benchmark.yaml"]?.artifacts, [.output], "the peer writes only the outputs")
         XCTAssertEqual(jobs["peer-benchmark.yaml"]?.measures, jobs["benchmark.yaml"]?.measures)
-        XCTAssertEqual(Set(jobs.values.compactMap(\.model)), ["fashion28", "emoji32", "emoji32-sketch", "photo64", "photo64-denoise"])
+        XCTAssertEqual(Set(jobs.values.compactMap(\.model)), ["fashion28", "emoji32-sketch", "photo64", "photo64-denoise"])
         XCTAssertEqual(jobs["denoise.yaml"]?.model, "photo64-denoise")
         XCTAssertEqual(jobs["colorize-photos.yaml"]?.model, "photo64", "photo64's colours are the better")
     }
