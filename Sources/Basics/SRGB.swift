@@ -29,4 +29,11 @@ public enum SRGB {
 
     /// Rec. 709 luminance weights of linear R, G, B.
     public static let luminanceWeights: (r: Float, g: Float, b: Float) = (0.2126, 0.7152, 0.0722)
+
+    /// The linear-light luminance Y of an sRGB pixel whose channels are on [0, 1];
+    /// `fromLinear(Y)` is its luminance as an sRGB grey.
+    @inline(__always)
+    public static func linearLuminance(_ r: Float, _ g: Float, _ b: Float) -> Float {
+        luminanceWeights.r * toLinear(r) + luminanceWeights.g * toLinear(g) + luminanceWeights.b * toLinear(b)
+    }
 }

@@ -32,14 +32,15 @@ extension IGNModel {
                 try x.withUnsafeMutableBufferPointer {
                     _ = try sources.fill($0.baseAddress!, count: n, data: data, noise: modelNoise, rng: &rng)
                 }
-            }
-            for i in 0..<n where sources == nil {
-                let index = Int(rng.next() % UInt64(data.count))
-                for k in 0..<shape.count { x[i * shape.count + k] = data.values[index * shape.count + k] }
-                if let sigma = noise.draw(&rng) {
-                    x.withUnsafeMutableBufferPointer {
-                        let sample = UnsafeMutableBufferPointer(rebasing: $0[(i * shape.count)..<((i + 1) * shape.count)])
-                        PixelNoise.add(to: sample, sigma: Double(sigma), rng: &rng)
+            } else {
+                for i in 0..<n {
+                    let index = Int(rng.next() % UInt64(data.count))
+                    for k in 0..<shape.count { x[i * shape.count + k] = data.values[index * shape.count + k] }
+                    if let sigma = noise.draw(&rng) {
+                        x.withUnsafeMutableBufferPointer {
+                            let sample = UnsafeMutableBufferPointer(rebasing: $0[(i * shape.count)..<((i + 1) * shape.count)])
+                            PixelNoise.add(to: sample, sigma: Double(sigma), rng: &rng)
+                        }
                     }
                 }
             }

@@ -27,7 +27,8 @@ struct CorruptionTwins {
 
     func perSample(_ a: UnsafePointer<Float>, _ z: UnsafePointer<Float>, kinds: [KeptProperty], batch n: Int) -> [Double] {
         (0..<n).map { i in
-            guard let gaps = gaps(a, z, sample: i, kind: kinds[i], batch: n) else { return 0 }
+            guard kinds[i].hasTwin else { return 0 }
+            let gaps = gaps(luminance(a, sample: i, batch: n).luminance, z + i * plane, kind: kinds[i])
             return gaps.reduce(0.0) { $0 + (distance == .l1 ? Double(abs($1)) : Double($1 * $1)) } / Double(plane)
         }
     }
@@ -35,11 +36,10 @@ struct CorruptionTwins {
     /// Adds `Σ_i weight_i · ∂D_i/∂a` into `grad` (the same layout as `a`).
     func accumulateGradient(_ a: UnsafePointer<Float>, _ z: UnsafePointer<Float>, kinds: [KeptProperty], weights: [Float],
                             grad: UnsafeMutablePointer<Float>, batch n: Int) {
-        for i in 0..<n where weights[i] != 0 {
-            guard let gaps = gaps(a, z, sample: i, kind: kinds[i], batch: n) else { continue }
-            let w = weights[i] / Float(plane)
-            let dGap = gaps.map { distance == .l1 ? ($0 > 0 ? w : ($0 < 0 ? -w : 0)) : 2 * w * $0 }
+        for i in 0..<n where weights[i] != 0 && kinds[i].hasTwin {
             let (luminance, linear) = self.luminance(a, sample: i, batch: n)
+            let w = weights[i] / Float(plane)
+            let dGap = gaps(luminance, z + i * plane, kind: kinds[i]).map { distance == .l1 ? ($0 > 0 ? w : ($0 < 0 ? -w : 0)) : 2 * w * $0 }
             let dLuminance = kinds[i] == .edges ? edgeBackward(luminance, dGap) : dGap
             luminanceBackward(a, sample: i, batch: n, linear: linear, dLuminance, grad: grad)
         }
@@ -52,7 +52,7 @@ struct CorruptionTwins {
                  batch n: Int) -> [(z: Int, x: Int)] {
         var measured: [KeptProperty: [[Float]]] = [:]
         var result: [(z: Int, x: Int)] = []
-        for j in 0..<n where kinds[j] == .luminance || kinds[j] == .edges {
+        for j in 0..<n where kinds[j].hasTwin {
             let kind = kinds[j]
             if measured[kind] == nil { measured[kind] = (0..<n).map { measurement(x, sample: $0, kind: kind, batch: n)! } }
             let target = z + j * plane
@@ -85,32 +85,25 @@ struct CorruptionTwins {
         }
     }
 
-    /// Per pixel, the signed gap whose |·| (or square) the term averages; nil for kinds without a twin.
-    private func gaps(_ a: UnsafePointer<Float>, _ z: UnsafePointer<Float>, sample i: Int, kind: KeptProperty, batch n: Int) -> [Float]? {
-        let target = z + i * plane  // channel 0 of sample i (channel-major)
-        switch kind {
-        case .luminance:
-            let luminance = self.luminance(a, sample: i, batch: n).luminance
-            return (0..<plane).map { luminance[$0] - target[$0] }
-        case .edges:
-            var gaps = [Float](repeating: 0, count: plane)
-            forEachSobel(luminance(a, sample: i, batch: n).luminance) { p, gx, gy in
-                let s = 0.5 * (abs(gx) + abs(gy)), drawn = (1 - target[p]) / 1.2
-                gaps[p] = drawn < CorruptionTwins.saturated ? 1.2 * (s - drawn) : 1.2 * min(0, s - 1)
-            }
-            return gaps
-        case .nothing, .localMeans:
-            return nil
+    /// Per pixel, the signed gap whose |·| (or square) the term averages, from a sample's luminance
+    /// and its z plane (channel 0 of the sample, channel-major), for a kind with a twin.
+    private func gaps(_ luminance: [Float], _ target: UnsafePointer<Float>, kind: KeptProperty) -> [Float] {
+        guard kind == .edges else { return (0..<plane).map { luminance[$0] - target[$0] } }
+        var gaps = [Float](repeating: 0, count: plane)
+        forEachSobel(luminance) { p, gx, gy in
+            let s = 0.5 * (abs(gx) + abs(gy)), drawn = (1 - target[p]) / 1.2
+            gaps[p] = drawn < CorruptionTwins.saturated ? 1.2 * (s - drawn) : 1.2 * min(0, s - 1)
         }
+        return gaps
     }
 
     /// Sample i's luminance plane and, for colour, the linear-light Y it came from.
     private func luminance(_ a: UnsafePointer<Float>, sample i: Int, batch n: Int) -> (luminance: [Float], linear: [Float]) {
         if shape.channels == 1 { return (Array(UnsafeBufferPointer(start: a + i * plane, count: plane)), []) }
         var luminance = [Float](repeating: 0, count: plane), linear = luminance
-        let r = a + i * plane, g = a + (n + i) * plane, b = a + (2 * n + i) * plane, w = SRGB.luminanceWeights
+        let r = a + i * plane, g = a + (n + i) * plane, b = a + (2 * n + i) * plane
         for p in 0..<plane {
-            let y = w.r * SRGB.toLinear((r[p] + 1) / 2) + w.g * SRGB.toLinear((g[p] + 1) / 2) + w.b * SRGB.toLinear((b[p] + 1) / 2)
+            let y = SRGB.linearLuminance((r[p] + 1) / 2, (g[p] + 1) / 2, (b[p] + 1) / 2)
             linear[p] = y
             luminance[p] = SRGB.fromLinear(y) * 2 - 1
         }

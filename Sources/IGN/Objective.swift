@@ -166,7 +166,7 @@ public final class Objective {
         let nearest = c.kind == .naign ? Objective.nearest(fz, to: x, batch: n, shape: shape, distance: d) : []
         let kinds = (0..<n).map { kept.indices.contains($0) ? kept[$0] : .nothing }
         let held = kinds.map { c.lambdaLocalMean != 0 && $0 == .localMeans }
-        let twinned = kinds.map { c.lambdaConsistency != 0 && ($0 == .luminance || $0 == .edges) }
+        let twinned = kinds.map { c.lambdaConsistency != 0 && $0.hasTwin }
         let twins = CorruptionTwins(shape: shape, distance: d)
         let localMeans = LocalMeans(block: c.localMeanBlock, shape: shape, distance: d)
         var losses = Losses(rec: mean(rec), idem: mean(idem), tight: 0, total: 0)

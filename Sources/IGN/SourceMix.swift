@@ -51,6 +51,10 @@ public enum KeptProperty: Sendable, Hashable {
     case luminance
     /// A sobel sketch keeps where the luminance's edges are.
     case edges
+
+    /// Whether a differentiable twin of the corruption exists (``CorruptionTwins``): the
+    /// consistency and matching terms act on these.
+    public var hasTwin: Bool { self == .luminance || self == .edges }
 }
 
 /// Turns a clean training sample (C×H×W values in [-1, 1], of `shape`) into a corrupted one of the

@@ -129,14 +129,14 @@ public final class Trainer {
             ChannelMajor.fromSampleMajor(z, &zc, batch: n, shape: shape)
             let origins = BatchOrigins(x: (0..<n).map { order[state.batchInEpoch * n + $0] }, z: sources)
             let losses = objective.lossAndGradient(x: xc, z: zc, batch: n, kept: kept, origins: sourceMix == nil ? nil : origins)
-            let kept = saved.map { "\(checkpoint.path) keeps step \($0)" } ?? "no checkpoint was written in this run"
+            let lastCheckpoint = saved.map { "\(checkpoint.path) keeps step \($0)" } ?? "no checkpoint was written in this run"
             guard [losses.rec, losses.idem, losses.tight, losses.imle, losses.localMean, losses.consistency, losses.match, losses.total].allSatisfy(\.isFinite) else {
                 throw TrainingError(.nonFinite, "step \(state.step + 1): the loss is not finite (\(losses.summary(options.objective.kind))): "
-                                    + "training stopped; \(kept)")
+                                    + "training stopped; \(lastCheckpoint)")
             }
             state.adam.update(model.network.store)
             if let bad = model.network.store.firstNonFinite() {
-                throw TrainingError(.nonFinite, "step \(state.step + 1): tensor '\(bad.name)' became \(bad.value): training stopped; \(kept)")
+                throw TrainingError(.nonFinite, "step \(state.step + 1): tensor '\(bad.name)' became \(bad.value): training stopped; \(lastCheckpoint)")
             }
             state.step += 1
             state.batchInEpoch += 1

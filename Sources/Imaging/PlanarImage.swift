@@ -118,11 +118,7 @@ public struct PlanarImage: Equatable, Sendable {
         var out = [Float](repeating: 0, count: n)
         pixels.withUnsafeBufferPointer { p in
             for i in 0..<n {
-                let r = SRGB.toLinear((p[i] + 1) / 2)
-                let g = SRGB.toLinear((p[n + i] + 1) / 2)
-                let b = SRGB.toLinear((p[2 * n + i] + 1) / 2)
-                let w = SRGB.luminanceWeights
-                let y = w.r * r + w.g * g + w.b * b
+                let y = SRGB.linearLuminance((p[i] + 1) / 2, (p[n + i] + 1) / 2, (p[2 * n + i] + 1) / 2)
                 out[i] = SRGB.fromLinear(y) * 2 - 1
             }
         }

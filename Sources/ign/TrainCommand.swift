@@ -86,7 +86,7 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--lambda-local-mean acts only on noisy training images: give a --source N:noise:σ")
         }
         for (option, lambda) in [("--lambda-consistency", lambdaConsistency), ("--lambda-match", lambdaMatch)]
-        where resume == nil && (lambda ?? 0) > 0 && !kept.contains(.luminance) && !kept.contains(.edges) {
+        where resume == nil && (lambda ?? 0) > 0 && !kept.contains(where: \.hasTwin) {
             throw ValidationError("\(option) acts only on gray and sketch training images: give a --source N:grayscale or N:sketch")
         }
         if let noiseFile { try Check.exists("--noise-file", noiseFile) }
@@ -163,7 +163,7 @@ struct TrainCommand: ParsableCommand {
             throw CommandError("\(resume): the local-mean term acts only on noisy training images, and the run has no --source N:noise:σ")
         }
         let terms = trainer.options.objective
-        if let resume, terms.lambdaConsistency > 0 || terms.lambdaMatch > 0, !runKeeps.contains(.luminance), !runKeeps.contains(.edges) {
+        if let resume, terms.lambdaConsistency > 0 || terms.lambdaMatch > 0, !runKeeps.contains(where: \.hasTwin) {
             throw CommandError("\(resume): the consistency and matching terms act only on gray and sketch training images, and the run has no --source N:grayscale or N:sketch")
         }
         log.info("\(trainer.options.arch) C=\(trainer.options.channels): \(trainer.model.network.store.count) parameters, \(trainer.stepsPerEpoch) steps/epoch, \(trainer.totalSteps) steps, batch \(trainer.options.batch), \(compute.threads) threads")
