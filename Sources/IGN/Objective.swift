@@ -41,12 +41,19 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
     /// made from, and D(f(z), that image) pulls f(z) toward it. So f learns what images with such
     /// a lightness or such edges look like, from other images: the objective stays unpaired.
     public var lambdaMatch: Float = 0
+    /// Weight of the SURE term for noisy sources (0: off): for each z that is a training image under
+    /// additive Gaussian noise of known σ (``SourceComponent/noiseSigma``), Stein's unbiased estimate
+    /// of the mean squared error between f(z) and the clean image z was made from,
+    /// |f(z) − z|²/N − s² + 2s²·div f(z)/N (s = 2σ on the [-1, 1] scale), the divergence by one
+    /// Monte-Carlo probe (Ramani et al. 2008). It uses z and σ alone, never the clean image: the
+    /// noise's counterpart of the consistency term, and it penalises noise that f passes through.
+    public var lambdaSURE: Float = 0
 
     /// Whether any term acts on the noise side: false for a plain autoencoder (λidem, the third
     /// term's weight and the local-mean weight all 0), whose steps then skip the f(z) and f(f(z)) passes.
     public var usesNoise: Bool {
         lambdaIdem != 0 || (kind == .ign ? lambdaTight : lambdaIMLE) != 0 || lambdaLocalMean != 0 || lambdaConsistency != 0
-            || lambdaMatch != 0
+            || lambdaMatch != 0 || lambdaSURE != 0
     }
 
     public init(distance: Distance = .l1, lambdaRec: Float = 20, lambdaIdem: Float = 20, lambdaTight: Float = 2.5, tightA: Float = 1.5) {
@@ -55,7 +62,7 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case kind, lambdaIMLE, lambdaRec, lambdaIdem, lambdaTight, tightA, distance, lambdaLocalMean, localMeanBlock, lambdaConsistency, lambdaMatch
+        case kind, lambdaIMLE, lambdaRec, lambdaIdem, lambdaTight, tightA, distance, lambdaLocalMean, localMeanBlock, lambdaConsistency, lambdaMatch, lambdaSURE
     }
 
     /// Reads configs written before `kind`, `lambdaIMLE` and the local-mean and consistency terms existed as IGN ones without those terms.
@@ -72,6 +79,7 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
         localMeanBlock = try c.decodeIfPresent(Int.self, forKey: .localMeanBlock) ?? 8
         lambdaConsistency = try c.decodeIfPresent(Float.self, forKey: .lambdaConsistency) ?? 0
         lambdaMatch = try c.decodeIfPresent(Float.self, forKey: .lambdaMatch) ?? 0
+        lambdaSURE = try c.decodeIfPresent(Float.self, forKey: .lambdaSURE) ?? 0
     }
 }
 
@@ -85,19 +93,21 @@ public struct BatchOrigins: Sendable {
 }
 
 /// The batch means of the losses and their weighted sum (`tight` is 0 for NAIGN, `imle` for IGN;
-/// `localMean`, `consistency` and `match` are 0 when those terms are off).
+/// `localMean`, `consistency`, `match` and `sure` are 0 when those terms are off).
 public struct Losses: Equatable, Sendable {
     public var rec: Float, idem: Float, tight: Float, total: Float
     public var imle: Float = 0
     public var localMean: Float = 0
     public var consistency: Float = 0
     public var match: Float = 0
+    /// The SURE estimate of the noisy samples' mean squared error against their clean images (0 for the others).
+    public var sure: Float = 0
 
     /// The losses that apply to `kind`, for logs.
     public func summary(_ kind: ObjectiveKind) -> String {
         let f = { (x: Float) in String(format: "%.4f", x) }
         let third = kind == .ign ? "tight \(f(tight))" : "imle \(f(imle))"
-        return "rec \(f(rec)) idem \(f(idem)) \(third) mean \(f(localMean)) keep \(f(consistency)) match \(f(match)) total \(f(total))"
+        return "rec \(f(rec)) idem \(f(idem)) \(third) mean \(f(localMean)) keep \(f(consistency)) match \(f(match)) sure \(f(sure)) total \(f(total))"
     }
 }
 
@@ -119,14 +129,16 @@ public struct Losses: Equatable, Sendable {
 /// mean = D(blockMeans(fz), blockMeans(z)), 0 for the others; the consistency term per gray or sketch
 /// z sample keep = D(twin(fz), z) (``CorruptionTwins``), and the matching term per gray or sketch z
 /// match = D(fz, x_k) for the x_k of the batch whose twin is nearest z. All reach θ through the inner pass.
+/// The SURE term per noisy z (``SURE``) reaches θ through the inner pass and a fourth pass f(z + εb).
 public final class Objective {
     public let model: IGNModel
     public var config: ObjectiveConfig
-    private let traceX = Trace(), traceZ = Trace(), traceFZ = Trace()
+    private let traceX = Trace(), traceZ = Trace(), traceFZ = Trace(), traceProbed = Trace()
     /// Threads and scratch of its passes (set `workspace.profile` to time its layers).
     public let workspace: Workspace
     private let gradFX = FloatBuffer(count: 0), gradFFZ = FloatBuffer(count: 0)
     private let gradThroughFrozen = FloatBuffer(count: 0), gradFZ = FloatBuffer(count: 0)
+    private let probedZ = FloatBuffer(count: 0), gradProbed = FloatBuffer(count: 0)
 
     /// An objective whose passes run on `threads` threads.
     public init(model: IGNModel, config: ObjectiveConfig = ObjectiveConfig(), threads: Int) {
@@ -141,9 +153,10 @@ public final class Objective {
     /// term (``ObjectiveConfig/usesNoise``) only f(x) runs: a plain autoencoder's step.
     /// `kept[i]` says what z sample i keeps of its training image, for the local-mean, consistency and
     /// matching terms (empty: nothing, as for noise); `origins` says which training images x and z
-    /// were made from, so that the matching term never pairs a z with its own image (nil: none shared).
+    /// were made from, so that the matching term never pairs a z with its own image (nil: none shared);
+    /// `noiseSigmas[i]` is z sample i's Gaussian noise σ for the SURE term (nil or absent: not noisy).
     public func lossAndGradient(x: UnsafePointer<Float>, z: UnsafePointer<Float>, batch n: Int,
-                                kept: [KeptProperty] = [], origins: BatchOrigins? = nil) -> Losses {
+                                kept: [KeptProperty] = [], origins: BatchOrigins? = nil, noiseSigmas: [Double?] = []) -> Losses {
         let network = model.network, shape = model.sampleShape, count = n * shape.count
         let c = config, d = c.distance
         network.store.zeroGradients()
@@ -152,6 +165,15 @@ public final class Objective {
         guard c.usesNoise else { return reconstructionOnly(fx, x, batch: n) }
         let fz = UnsafePointer(network.forward(z, batch: n, mode: mode, trace: traceZ, workspace: workspace))
         let ffz = UnsafePointer(network.forward(fz, batch: n, mode: mode, trace: traceFZ, workspace: workspace))
+        // SURE's probe pass f(z + εb): running statistics left alone, as the pass repeats f(z).
+        let sure = c.lambdaSURE == 0 ? nil : SURE(sigmas: noiseSigmas, z: z, batch: n, shape: shape)
+        var fzProbed: UnsafePointer<Float>?
+        if let sure {
+            probedZ.reserve(count)
+            sure.perturbed(z).withUnsafeBufferPointer { probedZ.pointer.update(from: $0.baseAddress!, count: count) }
+            fzProbed = UnsafePointer(network.forward(probedZ.pointer, batch: n, mode: .train(updateRunningStats: false),
+                                                     trace: traceProbed, workspace: workspace))
+        }
 
         let rec = d.perSample(fx, x, batch: n, shape: shape)
         let idem = d.perSample(ffz, fz, batch: n, shape: shape)  // also −T: f'fz and ffz coincide
@@ -189,7 +211,9 @@ public final class Objective {
                 total + d.perSample(sample(fz, m.z, batch: n), sample(x, m.x, batch: n), batch: 1, shape: shape)[0]
             } / Double(n))
         }
+        if let sure, let fzProbed { losses.sure = mean(sure.perSample(fz, fzProbed, z)) }
         losses.total += c.lambdaLocalMean * losses.localMean + c.lambdaConsistency * losses.consistency + c.lambdaMatch * losses.match
+            + c.lambdaSURE * losses.sure
 
         for buffer in [gradFX, gradFFZ, gradThroughFrozen, gradFZ] {
             buffer.reserve(count)
@@ -223,6 +247,13 @@ public final class Objective {
         if twinned.contains(true) {
             twins.accumulateGradient(fz, z, kinds: kinds, weights: twinned.map { $0 ? c.lambdaConsistency * batchMean : 0 },
                                      grad: g, batch: n)
+        }
+        // SURE: through f(z) and through the probe pass f(z + εb).
+        if let sure {
+            gradProbed.reserve(count)
+            gradProbed.zero(count)
+            sure.accumulateGradient(fz, z, weights: Array(repeating: c.lambdaSURE * batchMean, count: n), gradFZ: g, gradProbed: gradProbed.pointer)
+            network.backward(gradProbed.pointer, trace: traceProbed, workspace: workspace, parameterGradients: true, inputGradient: false)
         }
         // IMLE: each x_i pulls its nearest fz_j (several x may pull the same one).
         for (i, match) in nearest.enumerated() { pull(fz, match.index, toward: x, i, weight: c.lambdaIMLE * batchMean, gradient: g, batch: n) }

@@ -39,6 +39,14 @@ public struct SourceComponent: Codable, Equatable, Sendable, CustomStringConvert
         if spec == "sketch" || spec == "sketch:sobel" { return .edges }
         return .nothing
     }
+
+    /// The σ (0–1 units) of the Gaussian noise a sample of this component carries when its spec is
+    /// additive noise alone (a chain's σ combined, √Σσ²), for the SURE term; nil otherwise.
+    public var noiseSigma: Double? {
+        guard kept == .localMeans else { return nil }
+        let sigmas = spec.split(separator: ",").map { Double($0.dropFirst("noise:".count)) ?? 0 }
+        return sigmas.reduce(0) { $0 + $1 * $1 }.squareRoot()
+    }
 }
 
 /// What a corrupted training image still says about the image, and what f(z) is held to

@@ -100,7 +100,7 @@ public final class Trainer {
         let n = options.batch, shape = model.sampleShape
         var x = [Float](repeating: 0, count: n * shape.count), z = x
         var xc = x, zc = x
-        var kept: [KeptProperty] = [], sources: [Int?] = []
+        var kept: [KeptProperty] = [], sources: [Int?] = [], sigmas: [Double?] = []
         var saved: Int?  // the step of this run's last checkpoint
         while !isFinished && !shouldStop() {
             let started = Date()
@@ -122,15 +122,17 @@ public final class Trainer {
                 }
                 kept = drawn.map(\.component.kept)
                 sources = drawn.map(\.source)
+                sigmas = drawn.map(\.component.noiseSigma)
             } else {
                 z.withUnsafeMutableBufferPointer { noise.fill($0.baseAddress!, count: n, rng: &state.rng) }
             }
             ChannelMajor.fromSampleMajor(x, &xc, batch: n, shape: shape)
             ChannelMajor.fromSampleMajor(z, &zc, batch: n, shape: shape)
             let origins = BatchOrigins(x: (0..<n).map { order[state.batchInEpoch * n + $0] }, z: sources)
-            let losses = objective.lossAndGradient(x: xc, z: zc, batch: n, kept: kept, origins: sourceMix == nil ? nil : origins)
+            let losses = objective.lossAndGradient(x: xc, z: zc, batch: n, kept: kept, origins: sourceMix == nil ? nil : origins,
+                                                     noiseSigmas: sigmas)
             let lastCheckpoint = saved.map { "\(checkpoint.path) keeps step \($0)" } ?? "no checkpoint was written in this run"
-            guard [losses.rec, losses.idem, losses.tight, losses.imle, losses.localMean, losses.consistency, losses.match, losses.total].allSatisfy(\.isFinite) else {
+            guard [losses.rec, losses.idem, losses.tight, losses.imle, losses.localMean, losses.consistency, losses.match, losses.sure, losses.total].allSatisfy(\.isFinite) else {
                 throw TrainingError(.nonFinite, "step \(state.step + 1): the loss is not finite (\(losses.summary(options.objective.kind))): "
                                     + "training stopped; \(lastCheckpoint)")
             }
@@ -179,8 +181,8 @@ public final class Trainer {
         m["train_seconds"] = String(format: "%.0f", state.seconds)
         if let l = state.lastLosses {
             m["final_losses"] = options.objective.kind == .ign
-                ? String(format: "rec %.5f idem %.5f tight %.5f mean %.5f keep %.5f match %.5f total %.5f", l.rec, l.idem, l.tight, l.localMean, l.consistency, l.match, l.total)
-                : String(format: "rec %.5f idem %.5f imle %.5f mean %.5f keep %.5f match %.5f total %.5f", l.rec, l.idem, l.imle, l.localMean, l.consistency, l.match, l.total)
+                ? String(format: "rec %.5f idem %.5f tight %.5f mean %.5f keep %.5f match %.5f sure %.5f total %.5f", l.rec, l.idem, l.tight, l.localMean, l.consistency, l.match, l.sure, l.total)
+                : String(format: "rec %.5f idem %.5f imle %.5f mean %.5f keep %.5f match %.5f sure %.5f total %.5f", l.rec, l.idem, l.imle, l.localMean, l.consistency, l.match, l.sure, l.total)
         }
         model.metadata = m
     }

@@ -38,6 +38,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .customLong("lambda-match"),
             help: "Weight of the matching term for gray and sketch sources: each such z is paired with the batch's training image whose gray version or sketch is nearest z (never its own image), and f(z) is pulled toward it (conditional IMLE). Default 0: off. With --resume, changes the run's.")
     var lambdaMatch: Float?
+    @Option(name: .customLong("lambda-sure"),
+            help: "Weight of the SURE term for noisy sources: Stein's unbiased estimate of f(z)'s squared error against the clean image, from z and the noise σ alone (--source N:noise:σ). Default 0: off. With --resume, changes the run's.")
+    var lambdaSURE: Float?
     @Option(help: "Noise z is drawn from.") var noise: NoiseKind = .gaussian
     @Option(name: .customLong("noise-file"), help: "Take z batch by batch from this NCHW .npy file.") var noiseFile: String?
     @Option(name: .customLong("source"), parsing: .singleValue,
@@ -81,9 +84,11 @@ struct TrainCommand: ParsableCommand {
         if let localMeanBlock { try Check.count("--local-mean-block", localMeanBlock, in: 1...4096) }
         if let lambdaConsistency { try Check.number("--lambda-consistency", lambdaConsistency, in: 0...1000) }
         if let lambdaMatch { try Check.number("--lambda-match", lambdaMatch, in: 0...1000) }
+        if let lambdaSURE { try Check.number("--lambda-sure", lambdaSURE, in: 0...10000) }
         let kept = sources.compactMap { try? parseSource($0).kept }
-        if resume == nil, (lambdaLocalMean ?? 0) > 0, !kept.contains(.localMeans) {
-            throw ValidationError("--lambda-local-mean acts only on noisy training images: give a --source N:noise:σ")
+        for (option, lambda) in [("--lambda-local-mean", lambdaLocalMean), ("--lambda-sure", lambdaSURE)]
+        where resume == nil && (lambda ?? 0) > 0 && !kept.contains(.localMeans) {
+            throw ValidationError("\(option) acts only on noisy training images: give a --source N:noise:σ")
         }
         for (option, lambda) in [("--lambda-consistency", lambdaConsistency), ("--lambda-match", lambdaMatch)]
         where resume == nil && (lambda ?? 0) > 0 && !kept.contains(where: \.hasTwin) {
@@ -107,7 +112,7 @@ struct TrainCommand: ParsableCommand {
         let components = try sources.map(parseSource)
         if let resume {
             let (epochs, steps, data, lr, lambda, block) = (self.epochs, self.steps, self.data, self.lr, lambdaLocalMean, localMeanBlock)
-            let (consistency, match) = (lambdaConsistency, lambdaMatch)
+            let (consistency, match, sure) = (lambdaConsistency, lambdaMatch, lambdaSURE)
             trainer = try Checkpoint.resume(from: URL(fileURLWithPath: resume), threads: compute.threads,
                                             corrupter: imageCorrupter) { options in
                 if let steps { options.steps = steps }
@@ -118,6 +123,7 @@ struct TrainCommand: ParsableCommand {
                 if let block { options.objective.localMeanBlock = block }
                 if let consistency { options.objective.lambdaConsistency = consistency }
                 if let match { options.objective.lambdaMatch = match }
+                if let sure { options.objective.lambdaSURE = sure }
                 if !components.isEmpty { options.sources = components }
             }
             log.info("resumed \(resume) at step \(trainer.state.step) (epoch \(trainer.state.epoch))")
@@ -131,6 +137,7 @@ struct TrainCommand: ParsableCommand {
             options.objective.lambdaLocalMean = lambdaLocalMean ?? 0; options.objective.localMeanBlock = localMeanBlock ?? 8
             options.objective.lambdaConsistency = lambdaConsistency ?? 0
             options.objective.lambdaMatch = lambdaMatch ?? 0
+            options.objective.lambdaSURE = lambdaSURE ?? 0
             options.noise = noise; options.noiseFile = noiseFile; options.seed = seed
             options.sources = components.isEmpty ? nil : components
             options.shuffle = !noShuffle; options.checkpointEvery = checkpointEvery
@@ -159,10 +166,10 @@ struct TrainCommand: ParsableCommand {
         }
         // A new run's sources were checked in validate(); a resumed run's are its checkpoint's.
         let runKeeps = (trainer.options.sources ?? []).map(\.kept)
-        if let resume, trainer.options.objective.lambdaLocalMean > 0, !runKeeps.contains(.localMeans) {
-            throw CommandError("\(resume): the local-mean term acts only on noisy training images, and the run has no --source N:noise:σ")
-        }
         let terms = trainer.options.objective
+        if let resume, terms.lambdaLocalMean > 0 || terms.lambdaSURE > 0, !runKeeps.contains(.localMeans) {
+            throw CommandError("\(resume): the local-mean and SURE terms act only on noisy training images, and the run has no --source N:noise:σ")
+        }
         if let resume, terms.lambdaConsistency > 0 || terms.lambdaMatch > 0, !runKeeps.contains(where: \.hasTwin) {
             throw CommandError("\(resume): the consistency and matching terms act only on gray and sketch training images, and the run has no --source N:grayscale or N:sketch")
         }
@@ -217,7 +224,7 @@ final class TrainingLog {
         guard let l = state.lastLosses else { return }
         let f = { (x: Float) in "\(Double(x))" }
         let line = "{\"step\":\(state.step),\"epoch\":\(state.epoch),\"rec\":\(f(l.rec)),\"idem\":\(f(l.idem)),\"tight\":\(f(l.tight)),"
-            + "\"imle\":\(f(l.imle)),\"local_mean\":\(f(l.localMean)),\"consistency\":\(f(l.consistency)),\"match\":\(f(l.match)),\"total\":\(f(l.total)),\"lr\":\(learningRate),\"img_per_s\":\(String(format: "%.2f", imagesPerSecond)),"
+            + "\"imle\":\(f(l.imle)),\"local_mean\":\(f(l.localMean)),\"consistency\":\(f(l.consistency)),\"match\":\(f(l.match)),\"sure\":\(f(l.sure)),\"total\":\(f(l.total)),\"lr\":\(learningRate),\"img_per_s\":\(String(format: "%.2f", imagesPerSecond)),"
             + "\"seconds\":\(String(format: "%.1f", state.seconds))}\n"
         handle?.write(Data(line.utf8))
     }

@@ -52,6 +52,47 @@ final class ObjectiveGradientTests: XCTestCase {
         }
     }
 
+    /// The SURE term on the noisy samples (its probe pass included), with the other terms and alone.
+    func testSURETermGradientMatchesFiniteDifferences() throws {
+        for distance in [Distance.l2, .l1] {
+            var config = ObjectiveConfig(distance: distance)
+            config.lambdaSURE = 50
+            try check(config, kept: [.localMeans, .nothing, .localMeans], noiseSigmas: [0.1, nil, 0.2])
+            config.lambdaRec = 0; config.lambdaIdem = 0; config.lambdaTight = 0
+            try check(config, kept: [.nothing, .localMeans, .localMeans], noiseSigmas: [nil, 0.2, 0.05])
+        }
+    }
+
+    /// SURE against the true squared error it estimates, for three denoisers of known form on 200,000
+    /// noisy values: the identity (SURE = s² exactly in expectation), a shrinkage α·z and a soft
+    /// clamp 0.8·tanh(1.5z). |f(z) − z|², what SURE corrects, is far off for all three.
+    func testSUREEstimatesTheSquaredErrorAgainstTheCleanImage() throws {
+        let shape = SampleShape(channels: 2, height: 100, width: 100), n = 10, sigma = 0.15, s = Float(2 * sigma)
+        var rng = RandomSource(seed: 11)
+        let x = (0..<(n * shape.count)).map { _ in Float.random(in: -0.8...0.8, using: &rng) }
+        let z = zip(x, rng.normals(n * shape.count, std: s)).map { $0 + $1 }
+        let sure = try XCTUnwrap(SURE(sigmas: Array(repeating: sigma, count: n), z: z, batch: n, shape: shape))
+        let denoisers: [(String, (Float) -> Float)] = [("identity", { $0 }), ("shrinkage", { 0.7 * $0 }), ("tanh", { 0.8 * Foundation.tanh(1.5 * $0) })]
+        for (name, f) in denoisers {
+            let fz = z.map(f), probed = sure.perturbed(z).map(f)
+            let estimate = sure.perSample(fz, probed, z).reduce(0, +) / Double(n)
+            let truth = zip(fz, x).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(x.count)
+            let naive = zip(fz, z).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(x.count)
+            XCTAssertEqual(estimate, truth, accuracy: 0.03 * truth, name)
+            XCTAssertGreaterThan(abs(naive - truth), 0.3 * truth, name)
+        }
+        XCTAssertNil(SURE(sigmas: [nil, 0], z: z, batch: 2, shape: shape), "no noisy sample: no estimate")
+    }
+
+    /// The σ each source's noise has, for the SURE term.
+    func testNoiseSigmaOfEachSource() throws {
+        XCTAssertEqual(try SourceComponent(parsing: "0.2:noise:0.1").noiseSigma, 0.1)
+        XCTAssertEqual(try XCTUnwrap(try SourceComponent(parsing: "1:noise:0.3,noise:0.4").noiseSigma), 0.5, accuracy: 1e-12)
+        for spec in ["1:model", "1:grayscale", "1:grayscale,noise:0.1", "1:sketch"] {
+            XCTAssertNil(try SourceComponent(parsing: spec).noiseSigma, spec)
+        }
+    }
+
     /// Block means worked out by hand: a 3×3 image in blocks of 2 has tiles of 4, 2, 2 and 1 pixels.
     func testLocalMeansByHand() throws {
         let a: [Float] = [1, 2, 3,
@@ -169,10 +210,11 @@ final class ObjectiveGradientTests: XCTestCase {
         var naign = ObjectiveConfig(); naign.kind = .naign; naign.lambdaIMLE = 7
         XCTAssertEqual(try JSONDecoder().decode(ObjectiveConfig.self, from: JSONEncoder().encode(naign)), naign)
         var means = ObjectiveConfig(); means.lambdaLocalMean = 3; means.localMeanBlock = 4; means.lambdaConsistency = 2; means.lambdaMatch = 1
+        means.lambdaSURE = 5
         XCTAssertEqual(try JSONDecoder().decode(ObjectiveConfig.self, from: JSONEncoder().encode(means)), means)
     }
 
-    private func check(_ config: ObjectiveConfig, kept: [KeptProperty] = [], tolerance: Double = 3e-2,
+    private func check(_ config: ObjectiveConfig, kept: [KeptProperty] = [], noiseSigmas: [Double?] = [], tolerance: Double = 3e-2,
                        file: StaticString = #filePath, line: UInt = #line) throws {
         let n = 3, distance = config.distance
         let model = try IGNModel(architecture: .tiny28, channels: 1)
@@ -187,7 +229,7 @@ final class ObjectiveGradientTests: XCTestCase {
         var rng = RandomSource(seed: 4)
         let x = rng.normals(n * shape.count).map { Foundation.tanh($0) }, z = rng.normals(n * shape.count)
 
-        _ = Objective(model: model, config: config, threads: 1).lossAndGradient(x: x, z: z, batch: n, kept: kept)
+        _ = Objective(model: model, config: config, threads: 1).lossAndGradient(x: x, z: z, batch: n, kept: kept, noiseSigmas: noiseSigmas)
         let store = model.network.store
         let analytic = Array(UnsafeBufferPointer(start: store.gradients, count: store.count))
 
@@ -227,6 +269,10 @@ final class ObjectiveGradientTests: XCTestCase {
             if config.lambdaConsistency != 0 {
                 let twins = CorruptionTwins(shape: shape, distance: distance).perSample(fz, z, kinds: kept, batch: n)
                 total += Double(config.lambdaConsistency) * twins.reduce(0, +)
+            }
+            // One channel: the objective's channel-major batch is this NCHW one.
+            if config.lambdaSURE != 0, let sure = SURE(sigmas: noiseSigmas, z: z, batch: n, shape: shape) {
+                total += Double(config.lambdaSURE) * sure.perSample(fz, run(model, sure.perturbed(z), n), z).reduce(0, +)
             }
             return total / Double(n)
         }
