@@ -53,35 +53,43 @@ final class ObjectiveGradientTests: XCTestCase {
     }
 
     /// The SURE term on the noisy samples (its probe pass included), with the other terms and alone.
+    /// Alone, its gradient is the small difference of two passes' gradients each about 20 times larger
+    /// (the probe's 1/ε), so float32 rounding and ReLU kinks weigh 20 times more than for the other
+    /// terms: 15% of ‖∇L‖ there, where leaving out the probe pass's gradient is off by 2,000%.
     func testSURETermGradientMatchesFiniteDifferences() throws {
         for distance in [Distance.l2, .l1] {
             var config = ObjectiveConfig(distance: distance)
             config.lambdaSURE = 50
             try check(config, kept: [.localMeans, .nothing, .localMeans], noiseSigmas: [0.1, nil, 0.2])
             config.lambdaRec = 0; config.lambdaIdem = 0; config.lambdaTight = 0
-            try check(config, kept: [.nothing, .localMeans, .localMeans], noiseSigmas: [nil, 0.2, 0.05])
+            try check(config, kept: [.nothing, .localMeans, .localMeans], noiseSigmas: [nil, 0.2, 0.1], tolerance: 0.15)
         }
     }
 
     /// SURE against the true squared error it estimates, for three denoisers of known form on 200,000
-    /// noisy values: the identity (SURE = s² exactly in expectation), a shrinkage α·z and a soft
-    /// clamp 0.8·tanh(1.5z). |f(z) − z|², what SURE corrects, is far off for all three.
+    /// noisy values: the identity (SURE = s² in expectation), a shrinkage α·z and a soft clamp
+    /// 0.8·tanh(1.5z). At σ 0.05 (no value near the clamp) within 3%; at σ 0.15 with the values clamped
+    /// to [-1, 1] as training's are (2% of them), against the error over the values left inside,
+    /// within 10% (what the truncated noise's boundary leaves). (|f(z) − z|², what SURE corrects, is 0 for the identity.)
     func testSUREEstimatesTheSquaredErrorAgainstTheCleanImage() throws {
-        let shape = SampleShape(channels: 2, height: 100, width: 100), n = 10, sigma = 0.15, s = Float(2 * sigma)
+        let shape = SampleShape(channels: 2, height: 100, width: 100), n = 10
         var rng = RandomSource(seed: 11)
-        let x = (0..<(n * shape.count)).map { _ in Float.random(in: -0.8...0.8, using: &rng) }
-        let z = zip(x, rng.normals(n * shape.count, std: s)).map { $0 + $1 }
-        let sure = try XCTUnwrap(SURE(sigmas: Array(repeating: sigma, count: n), z: z, batch: n, shape: shape))
+        let x = (0..<(n * shape.count)).map { _ in Float.random(in: -0.6...0.6, using: &rng) }
         let denoisers: [(String, (Float) -> Float)] = [("identity", { $0 }), ("shrinkage", { 0.7 * $0 }), ("tanh", { 0.8 * Foundation.tanh(1.5 * $0) })]
-        for (name, f) in denoisers {
-            let fz = z.map(f), probed = sure.perturbed(z).map(f)
-            let estimate = sure.perSample(fz, probed, z).reduce(0, +) / Double(n)
-            let truth = zip(fz, x).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(x.count)
-            let naive = zip(fz, z).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / Double(x.count)
-            XCTAssertEqual(estimate, truth, accuracy: 0.03 * truth, name)
-            XCTAssertGreaterThan(abs(naive - truth), 0.3 * truth, name)
+        for (sigma, tolerance) in [(0.05, 0.03), (0.15, 0.1)] {
+            let z = zip(x, rng.normals(n * shape.count, std: Float(2 * sigma))).map { min(1, max(-1, $0 + $1)) }
+            let clamped = z.filter { abs($0) >= 1 }.count
+            XCTAssertTrue(sigma < 0.1 ? clamped < 20 : clamped > z.count / 100, "\(clamped) clamped")
+            let sure = try XCTUnwrap(SURE(sigmas: Array(repeating: sigma, count: n), z: z, batch: n, shape: shape))
+            for (name, f) in denoisers {
+                let fz = z.map(f), probed = sure.perturbed(z).map(f)
+                let estimate = sure.perSample(fz, probed, z).reduce(0, +) / Double(n)
+                let inside = z.indices.filter { abs(z[$0]) < 1 }
+                let truth = inside.reduce(0.0) { $0 + Double((fz[$1] - x[$1]) * (fz[$1] - x[$1])) } / Double(x.count)
+                XCTAssertEqual(estimate, truth, accuracy: tolerance * truth, "\(name) at σ \(sigma)")
+            }
         }
-        XCTAssertNil(SURE(sigmas: [nil, 0], z: z, batch: 2, shape: shape), "no noisy sample: no estimate")
+        XCTAssertNil(SURE(sigmas: [nil, 0], z: x, batch: 2, shape: shape), "no noisy sample: no estimate")
     }
 
     /// The σ each source's noise has, for the SURE term.
