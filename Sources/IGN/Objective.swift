@@ -42,7 +42,7 @@ public struct ObjectiveConfig: Codable, Equatable, Sendable {
     /// a lightness or such edges look like, from other images: the objective stays unpaired.
     public var lambdaMatch: Float = 0
     /// Weight of the SURE term for noisy sources (0: off): for each z that is a training image under
-    /// additive Gaussian noise of known σ (``SourceComponent/noiseSigma``), Stein's unbiased estimate
+    /// unclamped Gaussian noise of known σ (``SourceComponent/noiseSigma``), Stein's unbiased estimate
     /// of the mean squared error between f(z) and the clean image z was made from,
     /// |f(z) − z|²/N − s² + 2s²·div f(z)/N (s = 2σ on the [-1, 1] scale), the divergence by one
     /// Monte-Carlo probe (Ramani et al. 2008). It uses z and σ alone, never the clean image: the

@@ -8,9 +8,9 @@ import Engine
 ///     SURE = |f(z) − z|²/N − s² + (2s²/N)·bᵀ(f(z + εb) − f(z))/ε,   b ~ N(0, I),
 ///
 /// whose expectation over e and b is E|f(z) − x|²/N, to first order in ε. It needs z and s alone,
-/// never the clean x. Noisy images are clamped to [-1, 1], and a clamped value's noise is no longer
-/// Gaussian (at σ 0.4 most of a bright sky's are): the sums run over the values strictly inside
-/// (−1, 1), and the probe leaves the clamped ones as they are. Batches are channel-major, as the objective's.
+/// never the clean x. The noise must be Gaussian: unclamped (`gaussian:σ` sources), since clamping
+/// to [-1, 1] both shrinks and shifts it where the image is bright or dark, and SURE then pulls f
+/// toward mid-gray. Batches are channel-major, as the objective's.
 struct SURE {
     let shape: SampleShape
     let batch: Int
@@ -38,38 +38,36 @@ struct SURE {
         probe = rng.normals(n * shape.count)
     }
 
-    /// Calls `body(sample, element offset)` for every value of z of every estimated sample that was not clamped.
-    private func forEachValue(_ z: UnsafePointer<Float>, _ body: (Int, Int) -> Void) {
+    /// Calls `body(sample, element offset)` for every value of every estimated sample.
+    private func forEachValue(_ body: (Int, Int) -> Void) {
         let plane = shape.height * shape.width
         for ch in 0..<shape.channels {
             for i in 0..<batch where variances[i] > 0 {
                 let base = (ch * batch + i) * plane
-                for k in base..<(base + plane) where abs(z[k]) < 1 { body(i, k) }
+                for k in base..<(base + plane) { body(i, k) }
             }
         }
     }
 
-    /// z + ε_i·b_i for the estimated samples' values inside (−1, 1), z elsewhere.
+    /// z + ε_i·b_i for the estimated samples, z for the others.
     func perturbed(_ z: UnsafePointer<Float>) -> [Float] {
         var out = Array(UnsafeBufferPointer(start: z, count: batch * shape.count))
-        forEachValue(z) { i, k in out[k] += steps[i] * probe[k] }
+        forEachValue { i, k in out[k] += steps[i] * probe[k] }
         return out
     }
 
     /// Per sample, the estimate (0 for samples not estimated), from f(z) and f(z + εb).
     func perSample(_ fz: UnsafePointer<Float>, _ fzProbed: UnsafePointer<Float>, _ z: UnsafePointer<Float>) -> [Double] {
         var squares = [Double](repeating: 0, count: batch), divergence = squares
-        forEachValue(z) { i, k in
+        forEachValue { i, k in
             let r = Double(fz[k]) - Double(z[k])
             squares[i] += r * r
             divergence[i] += Double(probe[k]) * (Double(fzProbed[k]) - Double(fz[k])) / Double(steps[i])
         }
-        var inside = [Double](repeating: 0, count: batch)
-        forEachValue(z) { i, _ in inside[i] += 1 }
         let count = Double(shape.count)
         return (0..<batch).map { i in
             let s2 = Double(variances[i])
-            return (squares[i] - s2 * inside[i] + 2 * s2 * divergence[i]) / count
+            return s2 == 0 ? 0 : squares[i] / count - s2 + 2 * s2 * divergence[i] / count
         }
     }
 
@@ -77,7 +75,7 @@ struct SURE {
     func accumulateGradient(_ fz: UnsafePointer<Float>, _ z: UnsafePointer<Float>, weights: [Float],
                             gradFZ: UnsafeMutablePointer<Float>, gradProbed: UnsafeMutablePointer<Float>) {
         let count = Float(shape.count)
-        forEachValue(z) { i, k in
+        forEachValue { i, k in
             let w = weights[i] / count, pull = 2 * variances[i] / steps[i] * probe[k]
             gradFZ[k] += w * (2 * (fz[k] - z[k]) - pull)
             gradProbed[k] += w * pull

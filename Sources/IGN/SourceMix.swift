@@ -29,23 +29,24 @@ public struct SourceComponent: Codable, Equatable, Sendable, CustomStringConvert
     public var description: String { "\(weight):\(spec)" }
 
     /// What f(z) must keep of the training image a sample of this component was made from, for the
-    /// consistency terms: its local means under additive noise alone (`noise:σ`, chained or not), its
+    /// consistency terms: its local means under additive noise alone (`noise:σ` or `gaussian:σ`, chained or not), its
     /// luminance when it is `grayscale`, its edges when it is a sobel `sketch`; nothing otherwise.
     public var kept: KeptProperty {
         let steps = spec.split(separator: ",")
         if spec == SourceComponent.modelNoise { return .nothing }
-        if steps.allSatisfy({ $0.hasPrefix("noise:") }) { return .localMeans }
+        if steps.allSatisfy({ $0.hasPrefix("noise:") || $0.hasPrefix("gaussian:") }) { return .localMeans }
         if spec == "grayscale" { return .luminance }
         if spec == "sketch" || spec == "sketch:sobel" { return .edges }
         return .nothing
     }
 
     /// The σ (0–1 units) of the Gaussian noise a sample of this component carries when its spec is
-    /// additive noise alone (a chain's σ combined, √Σσ²), for the SURE term; nil otherwise.
+    /// unclamped Gaussian noise alone (`gaussian:σ`, a chain's σ combined as √Σσ²), for the SURE
+    /// term; nil otherwise (clamped `noise:σ` is not Gaussian where it clamps).
     public var noiseSigma: Double? {
-        guard kept == .localMeans else { return nil }
-        let sigmas = spec.split(separator: ",").map { Double($0.dropFirst("noise:".count)) ?? 0 }
-        return sigmas.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let sigmas = spec.split(separator: ",").map { $0.hasPrefix("gaussian:") ? Double($0.dropFirst("gaussian:".count)) : nil }
+        guard spec != SourceComponent.modelNoise, sigmas.allSatisfy({ $0 != nil }) else { return nil }
+        return sigmas.reduce(0) { $0 + $1! * $1! }.squareRoot()
     }
 }
 

@@ -14,13 +14,16 @@ public enum SketchMethod: String, Sendable, CaseIterable {
 /// learns to project back onto the image manifold.
 ///
 /// Results depend only on the image and the seed. Spec strings (for pipeline files):
-/// `noise:0.2`, `grayscale`, `sketch` / `sketch:sobel` / `sketch:canny`, `blur:1.5`,
+/// `noise:0.2`, `gaussian:0.2`, `grayscale`, `sketch` / `sketch:sobel` / `sketch:canny`, `blur:1.5`,
 /// `jpeg:20`, `holes:4:8` (count, size).
 public enum Corruption: Equatable, Sendable, CustomStringConvertible {
     /// Additive Gaussian noise with standard deviation `sigma` in units of the 0–1 pixel
     /// range, seeded, clamped to the valid range (``PixelNoise``, as `ign eval` and
     /// `ign calibrate` add it).
     case noise(sigma: Double)
+    /// The same noise left unclamped (`gaussian:σ`): values may leave [-1, 1], so the noise is
+    /// exactly Gaussian, as training sources for the SURE term need. Images written from it are clamped.
+    case gaussian(sigma: Double)
     /// Luminance (see ``PlanarImage/luminance()``), replicated to 3 channels for colour images.
     case grayscale
     /// An edge map of the luminance as dark lines on white (a pencil-sketch look), with the
@@ -67,6 +70,11 @@ public enum Corruption: Equatable, Sendable, CustomStringConvertible {
             let sigma = try number(1, "sigma")
             guard (0...Corruption.maxNoiseSigma).contains(sigma) else { throw bad("sigma must be 0...\(Corruption.maxNoiseSigma)") }
             self = .noise(sigma: sigma)
+        case "gaussian":
+            try arity(1...1)
+            let sigma = try number(1, "sigma")
+            guard (0...Corruption.maxNoiseSigma).contains(sigma) else { throw bad("sigma must be 0...\(Corruption.maxNoiseSigma)") }
+            self = .gaussian(sigma: sigma)
         case "grayscale", "greyscale", "gray", "grey":
             try arity(0...0)
             self = .grayscale
@@ -93,7 +101,7 @@ public enum Corruption: Equatable, Sendable, CustomStringConvertible {
             }
             self = .holes(count: count, size: size)
         default:
-            throw bad("unknown kind (use noise, grayscale, sketch, blur, jpeg or holes)")
+            throw bad("unknown kind (use noise, gaussian, grayscale, sketch, blur, jpeg or holes)")
         }
     }
 
@@ -106,6 +114,7 @@ public enum Corruption: Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .noise(let sigma): return "noise:\(sigma)"
+        case .gaussian(let sigma): return "gaussian:\(sigma)"
         case .grayscale: return "grayscale"
         case .sketch(let method): return "sketch:\(method.rawValue)"
         case .blur(let sigma): return "blur:\(sigma)"
@@ -132,7 +141,8 @@ public enum Corruption: Equatable, Sendable, CustomStringConvertible {
     /// The corrupted image (same size and channel count); deterministic in `seed`.
     public func apply(to image: PlanarImage, seed: UInt64) throws -> PlanarImage {
         switch self {
-        case .noise(let sigma): return try Corruption.addNoise(image, sigma: sigma, seed: seed)
+        case .noise(let sigma): return try Corruption.addNoise(image, sigma: sigma, clamped: true, seed: seed)
+        case .gaussian(let sigma): return try Corruption.addNoise(image, sigma: sigma, clamped: false, seed: seed)
         case .grayscale: return try image.luminance().converted(toChannels: image.channels)
         case .sketch(let method): return try Corruption.sketch(image, method: method)
         case .blur(let sigma):
@@ -145,13 +155,13 @@ public enum Corruption: Equatable, Sendable, CustomStringConvertible {
 
     // MARK: - implementations
 
-    static func addNoise(_ image: PlanarImage, sigma: Double, seed: UInt64) throws -> PlanarImage {
+    static func addNoise(_ image: PlanarImage, sigma: Double, clamped: Bool, seed: UInt64) throws -> PlanarImage {
         guard sigma.isFinite, sigma >= 0 else {
             throw ImagingError(.invalidArgument, path: nil, "noise sigma must be finite and ≥ 0")
         }
         var result = image
         var rng = RandomSource(seed: seed)
-        PixelNoise.add(to: &result.pixels, sigma: sigma, rng: &rng)
+        PixelNoise.add(to: &result.pixels, sigma: sigma, clamped: clamped, rng: &rng)
         return result
     }
 

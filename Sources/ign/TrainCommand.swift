@@ -39,7 +39,7 @@ struct TrainCommand: ParsableCommand {
             help: "Weight of the matching term for gray and sketch sources: each such z is paired with the batch's training image whose gray version or sketch is nearest z (never its own image), and f(z) is pulled toward it (conditional IMLE). Default 0: off. With --resume, changes the run's.")
     var lambdaMatch: Float?
     @Option(name: .customLong("lambda-sure"),
-            help: "Weight of the SURE term for noisy sources: Stein's unbiased estimate of f(z)'s squared error against the clean image, from z and the noise σ alone (--source N:noise:σ). Default 0: off. With --resume, changes the run's.")
+            help: "Weight of the SURE term for noisy sources: Stein's unbiased estimate of f(z)'s squared error against the clean image, from z and the noise σ alone (--source N:gaussian:σ, unclamped noise). Default 0: off. With --resume, changes the run's.")
     var lambdaSURE: Float?
     @Option(help: "Noise z is drawn from.") var noise: NoiseKind = .gaussian
     @Option(name: .customLong("noise-file"), help: "Take z batch by batch from this NCHW .npy file.") var noiseFile: String?
@@ -86,9 +86,11 @@ struct TrainCommand: ParsableCommand {
         if let lambdaMatch { try Check.number("--lambda-match", lambdaMatch, in: 0...1000) }
         if let lambdaSURE { try Check.number("--lambda-sure", lambdaSURE, in: 0...10000) }
         let kept = sources.compactMap { try? parseSource($0).kept }
-        for (option, lambda) in [("--lambda-local-mean", lambdaLocalMean), ("--lambda-sure", lambdaSURE)]
-        where resume == nil && (lambda ?? 0) > 0 && !kept.contains(.localMeans) {
-            throw ValidationError("\(option) acts only on noisy training images: give a --source N:noise:σ")
+        if resume == nil, (lambdaLocalMean ?? 0) > 0, !kept.contains(.localMeans) {
+            throw ValidationError("--lambda-local-mean acts only on noisy training images: give a --source N:noise:σ")
+        }
+        if resume == nil, (lambdaSURE ?? 0) > 0, !sources.contains(where: { (try? parseSource($0).noiseSigma) != nil }) {
+            throw ValidationError("--lambda-sure acts only on training images under unclamped Gaussian noise: give a --source N:gaussian:σ")
         }
         for (option, lambda) in [("--lambda-consistency", lambdaConsistency), ("--lambda-match", lambdaMatch)]
         where resume == nil && (lambda ?? 0) > 0 && !kept.contains(where: \.hasTwin) {
@@ -167,8 +169,11 @@ struct TrainCommand: ParsableCommand {
         // A new run's sources were checked in validate(); a resumed run's are its checkpoint's.
         let runKeeps = (trainer.options.sources ?? []).map(\.kept)
         let terms = trainer.options.objective
-        if let resume, terms.lambdaLocalMean > 0 || terms.lambdaSURE > 0, !runKeeps.contains(.localMeans) {
-            throw CommandError("\(resume): the local-mean and SURE terms act only on noisy training images, and the run has no --source N:noise:σ")
+        if let resume, terms.lambdaLocalMean > 0, !runKeeps.contains(.localMeans) {
+            throw CommandError("\(resume): the local-mean term acts only on noisy training images, and the run has no --source N:noise:σ")
+        }
+        if let resume, terms.lambdaSURE > 0, !(trainer.options.sources ?? []).contains(where: { $0.noiseSigma != nil }) {
+            throw CommandError("\(resume): the SURE term acts only on training images under unclamped Gaussian noise, and the run has no --source N:gaussian:σ")
         }
         if let resume, terms.lambdaConsistency > 0 || terms.lambdaMatch > 0, !runKeeps.contains(where: \.hasTwin) {
             throw CommandError("\(resume): the consistency and matching terms act only on gray and sketch training images, and the run has no --source N:grayscale or N:sketch")

@@ -11,7 +11,7 @@ final class CorruptionTests: ImagingTestCase {
 
     func testParsingAndDescriptions() throws {
         let cases: [(String, Corruption)] = [
-            ("noise:0.2", .noise(sigma: 0.2)), ("grayscale", .grayscale), ("greyscale", .grayscale),
+            ("noise:0.2", .noise(sigma: 0.2)), ("gaussian:0.2", .gaussian(sigma: 0.2)), ("grayscale", .grayscale), ("greyscale", .grayscale),
             ("sketch", .sketch(.sobel)), ("sketch:canny", .sketch(.canny)), ("Sketch:Sobel", .sketch(.sobel)),
             ("blur:1.5", .blur(sigma: 1.5)), ("jpeg:20", .jpeg(quality: 20)), ("holes:4:8", .holes(count: 4, size: 8)),
             (" noise : 0.05 ", .noise(sigma: 0.05)),
@@ -87,6 +87,19 @@ final class CorruptionTests: ImagingTestCase {
         let noisy = try Corruption.noise(sigma: 0.1).apply(to: grey, seed: 1)
         XCTAssertNotEqual(Array(noisy.pixels[0..<100]), Array(noisy.pixels[(128 * 128)..<(128 * 128 + 100)]))
         XCTAssertEqual(try Corruption.noise(sigma: 0).apply(to: grey, seed: 1), grey)
+    }
+
+    /// `gaussian:σ` draws the same noise as `noise:σ` but leaves it unclamped: equal where the clamp
+    /// did nothing, past [-1, 1] on a near-white image where it would have clamped, with the full σ.
+    func testGaussianNoiseIsNoiseUnclamped() throws {
+        let light = try PlanarImage(width: 128, height: 128, channels: 3, fill: 0.9)
+        let clamped = try Corruption.noise(sigma: 0.2).apply(to: light, seed: 4)
+        let gaussian = try Corruption.gaussian(sigma: 0.2).apply(to: light, seed: 4)
+        for (c, g) in zip(clamped.pixels, gaussian.pixels) { XCTAssertEqual(c, min(1, max(-1, g))) }
+        XCTAssertGreaterThan(gaussian.pixels.filter { $0 > 1 }.count, gaussian.pixels.count / 3)
+        let deltas = gaussian.pixels.map { Double($0 - 0.9) / 2 }
+        let sd = (deltas.map { $0 * $0 }.reduce(0, +) / Double(deltas.count)).squareRoot()
+        XCTAssertEqual(sd, 0.2, accuracy: 0.01)
     }
 
     func testGrayscaleReplicatesLuminance() throws {
