@@ -21,7 +21,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Adam learning rate (default 1e-4). With --resume, changes the run's (Adam's moments are kept: an anneal).") var lr: Double?
     @Option(name: .customLong("lambda-rec"), help: "Weight of the reconstruction loss.") var lambdaRec: Float = 20
     @Option(name: .customLong("lambda-idem"), help: "Weight of the idempotence loss.") var lambdaIdem: Float = 20
-    @Option(name: .customLong("lambda-tight"), help: "Weight of the tightness loss.") var lambdaTight: Float = 2.5
+    @Option(name: .customLong("lambda-tight"), help: "Weight of the tightness loss (default 2.5). With --resume, changes the run's.") var lambdaTight: Float?
     @Option(name: .customLong("tight-a"), help: "The tightness clamp's a.") var tightA: Float = 1.5
     @Option(help: "Distance D.") var distance: Distance = .l1
     @Option(help: "ign: reconstruction, idempotence, tightness; naign: reconstruction, idempotence and an IMLE term (nearest f(z) pulled to each x) instead of tightness.")
@@ -77,7 +77,7 @@ struct TrainCommand: ParsableCommand {
         if let lr { try Check.positive("--lr", lr, atMost: 1) }
         try Check.number("--lambda-rec", lambdaRec, in: 0...1000)
         try Check.number("--lambda-idem", lambdaIdem, in: 0...1000)
-        try Check.number("--lambda-tight", lambdaTight, in: 0...1000)
+        if let lambdaTight { try Check.number("--lambda-tight", lambdaTight, in: 0...1000) }
         try Check.positive("--tight-a", tightA, atMost: 1000)
         try Check.number("--lambda-imle", lambdaIMLE, in: 0...1000)
         if let lambdaLocalMean { try Check.number("--lambda-local-mean", lambdaLocalMean, in: 0...1000) }
@@ -114,7 +114,7 @@ struct TrainCommand: ParsableCommand {
         let components = try sources.map(parseSource)
         if let resume {
             let (epochs, steps, data, lr, lambda, block) = (self.epochs, self.steps, self.data, self.lr, lambdaLocalMean, localMeanBlock)
-            let (consistency, match, sure) = (lambdaConsistency, lambdaMatch, lambdaSURE)
+            let (consistency, match, sure, tight) = (lambdaConsistency, lambdaMatch, lambdaSURE, lambdaTight)
             trainer = try Checkpoint.resume(from: URL(fileURLWithPath: resume), threads: compute.threads,
                                             corrupter: imageCorrupter) { options in
                 if let steps { options.steps = steps }
@@ -126,6 +126,7 @@ struct TrainCommand: ParsableCommand {
                 if let consistency { options.objective.lambdaConsistency = consistency }
                 if let match { options.objective.lambdaMatch = match }
                 if let sure { options.objective.lambdaSURE = sure }
+                if let tight { options.objective.lambdaTight = tight }
                 if !components.isEmpty { options.sources = components }
             }
             log.info("resumed \(resume) at step \(trainer.state.step) (epoch \(trainer.state.epoch))")
@@ -133,7 +134,7 @@ struct TrainCommand: ParsableCommand {
             var options = TrainingOptions(data: data!, arch: arch.name, channels: channels)
             options.epochs = epochs ?? 1; options.steps = steps; options.batch = batch; options.learningRate = lr ?? 1e-4
             options.objective.lambdaRec = lambdaRec; options.objective.lambdaIdem = lambdaIdem
-            options.objective.lambdaTight = lambdaTight; options.objective.tightA = tightA
+            options.objective.lambdaTight = lambdaTight ?? 2.5; options.objective.tightA = tightA
             options.objective.distance = distance
             options.objective.kind = objective; options.objective.lambdaIMLE = lambdaIMLE
             options.objective.lambdaLocalMean = lambdaLocalMean ?? 0; options.objective.localMeanBlock = localMeanBlock ?? 8
