@@ -142,6 +142,31 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(bad.contains("--source 0.2:blurr:1") && bad.contains("unknown kind"), bad)
     }
 
+    /// The SURE term on a `gaussian:σ` source: a run stopped and resumed ends with the uninterrupted
+    /// run's weights (the probe is drawn from z itself), and `--lambda-tight` on a resume changes the
+    /// run's tightness weight, as its model file records.
+    func testSURERunResumesAndResumeChangesTightness() throws {
+        try writeData()
+        let common = ["train", "--data", "data.npy", "--arch", "tiny28", "--channels", "1", "--batch", "16", "--seed", "3",
+                      "--checkpoint-every", "2", "--threads", "1", "--lambda-sure", "50",
+                      "--source", "0.5:model", "--source", "0.5:gaussian:0.2"]
+        try ign(common + ["--steps", "4", "--output", "straight.safetensors"])
+        try ign(common + ["--steps", "2", "--output", "half.safetensors", "--checkpoint", "half.ckpt.safetensors"])
+        try ign(["train", "--resume", "half.ckpt.safetensors", "--steps", "4", "--output", "resumed.safetensors", "--threads", "1"])
+        let straight = try SafeTensors.read(url("straight.safetensors"))
+        let resumed = try SafeTensors.read(url("resumed.safetensors"))
+        for (name, tensor) in straight.tensors { XCTAssertEqual(tensor.data, resumed.tensors[name]?.data, name) }
+        let objective = { (file: SafeTensors.File) in
+            try JSONDecoder().decode(ObjectiveConfig.self, from: Data(XCTUnwrap(file.metadata["objective"]).utf8))
+        }
+        XCTAssertEqual(try objective(straight).lambdaSURE, 50)
+        XCTAssertTrue(try XCTUnwrap(straight.metadata["final_losses"]).contains("sure "))
+        try ign(["train", "--resume", "half.ckpt.safetensors", "--steps", "3", "--lambda-tight", "0.5", "--output", "looser.safetensors", "--threads", "1"])
+        let looser = try objective(SafeTensors.read(url("looser.safetensors")))
+        XCTAssertEqual(looser.lambdaTight, 0.5)
+        XCTAssertEqual(looser.lambdaSURE, 50)
+    }
+
     /// `apply` writes f^k(x) with the input's shape: the library's projection, batch by batch.
     func testApply() throws {
         try writeData()
@@ -330,6 +355,8 @@ final class CLITests: XCTestCase {
             (train + ["--epochs", "0"], "--epochs"),
             (train + ["--steps", "0"], "--steps"),
             (train + ["--lambda-local-mean", "5", "--source", "1:grayscale"], "--lambda-local-mean"),
+            (train + ["--lambda-sure", "5", "--source", "1:noise:0.1"], "--lambda-sure"),
+            (train + ["--lambda-sure=-1", "--source", "1:gaussian:0.1"], "--lambda-sure"),
             (train + ["--local-mean-block", "0"], "--local-mean-block"),
             (train + ["--steps", "10000000000"], "--steps"),
             (train + ["--lr", "0"], "--lr"),
