@@ -103,9 +103,9 @@ public struct Losses: Equatable, Sendable {
     /// The SURE estimate of the noisy samples' mean squared error against their clean images (0 for the others).
     public var sure: Float = 0
 
-    /// The losses that apply to `kind`, for logs.
-    public func summary(_ kind: ObjectiveKind) -> String {
-        let f = { (x: Float) in String(format: "%.4f", x) }
+    /// The losses that apply to `kind`, for logs, with `digits` decimals.
+    public func summary(_ kind: ObjectiveKind, digits: Int = 4) -> String {
+        let f = { (x: Float) in String(format: "%.\(digits)f", x) }
         let third = kind == .ign ? "tight \(f(tight))" : "imle \(f(imle))"
         return "rec \(f(rec)) idem \(f(idem)) \(third) mean \(f(localMean)) keep \(f(consistency)) match \(f(match)) sure \(f(sure)) total \(f(total))"
     }
@@ -170,7 +170,7 @@ public final class Objective {
         var fzProbed: UnsafePointer<Float>?
         if let sure {
             probedZ.reserve(count)
-            sure.perturbed(z).withUnsafeBufferPointer { probedZ.pointer.update(from: $0.baseAddress!, count: count) }
+            sure.perturb(z, into: probedZ.pointer)
             fzProbed = UnsafePointer(network.forward(probedZ.pointer, batch: n, mode: .train(updateRunningStats: false),
                                                      trace: traceProbed, workspace: workspace))
         }
@@ -252,7 +252,7 @@ public final class Objective {
         if let sure {
             gradProbed.reserve(count)
             gradProbed.zero(count)
-            sure.accumulateGradient(fz, z, weights: Array(repeating: c.lambdaSURE * batchMean, count: n), gradFZ: g, gradProbed: gradProbed.pointer)
+            sure.accumulateGradient(fz, z, weight: c.lambdaSURE * batchMean, gradFZ: g, gradProbed: gradProbed.pointer)
             network.backward(gradProbed.pointer, trace: traceProbed, workspace: workspace, parameterGradients: true, inputGradient: false)
         }
         // IMLE: each x_i pulls its nearest fz_j (several x may pull the same one).

@@ -49,11 +49,18 @@ struct SURE {
         }
     }
 
-    /// z + ε_i·b_i for the estimated samples, z for the others.
-    func perturbed(_ z: UnsafePointer<Float>) -> [Float] {
-        var out = Array(UnsafeBufferPointer(start: z, count: batch * shape.count))
+    /// Writes z + ε_i·b_i for the estimated samples, z for the others, into `out` (the batch's size).
+    func perturb(_ z: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        out.update(from: z, count: batch * shape.count)
         forEachValue { i, k in out[k] += steps[i] * probe[k] }
-        return out
+    }
+
+    /// ``perturb(_:into:)`` as an array.
+    func perturbed(_ z: UnsafePointer<Float>) -> [Float] {
+        [Float](unsafeUninitializedCapacity: batch * shape.count) { buffer, count in
+            perturb(z, into: buffer.baseAddress!)
+            count = batch * shape.count
+        }
     }
 
     /// Per sample, the estimate (0 for samples not estimated), from f(z) and f(z + εb).
@@ -71,12 +78,12 @@ struct SURE {
         }
     }
 
-    /// Adds `Σ_i weight_i · ∂SURE_i/∂f(z)` into `gradFZ` and `Σ_i weight_i · ∂SURE_i/∂f(z + εb)` into `gradProbed`.
-    func accumulateGradient(_ fz: UnsafePointer<Float>, _ z: UnsafePointer<Float>, weights: [Float],
+    /// Adds `weight · Σ_i ∂SURE_i/∂f(z)` into `gradFZ` and `weight · Σ_i ∂SURE_i/∂f(z + εb)` into `gradProbed`.
+    func accumulateGradient(_ fz: UnsafePointer<Float>, _ z: UnsafePointer<Float>, weight: Float,
                             gradFZ: UnsafeMutablePointer<Float>, gradProbed: UnsafeMutablePointer<Float>) {
-        let count = Float(shape.count)
+        let w = weight / Float(shape.count)
         forEachValue { i, k in
-            let w = weights[i] / count, pull = 2 * variances[i] / steps[i] * probe[k]
+            let pull = 2 * variances[i] / steps[i] * probe[k]
             gradFZ[k] += w * (2 * (fz[k] - z[k]) - pull)
             gradProbed[k] += w * pull
         }

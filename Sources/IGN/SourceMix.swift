@@ -45,7 +45,7 @@ public struct SourceComponent: Codable, Equatable, Sendable, CustomStringConvert
     /// term; nil otherwise (clamped `noise:σ` is not Gaussian where it clamps).
     public var noiseSigma: Double? {
         let sigmas = spec.split(separator: ",").map { $0.hasPrefix("gaussian:") ? Double($0.dropFirst("gaussian:".count)) : nil }
-        guard spec != SourceComponent.modelNoise, sigmas.allSatisfy({ $0 != nil }) else { return nil }
+        guard sigmas.allSatisfy({ $0 != nil }) else { return nil }
         return sigmas.reduce(0) { $0 + $1! * $1! }.squareRoot()
     }
 }

@@ -180,9 +180,7 @@ public final class Trainer {
         if let sources = options.sources { m["sources"] = sources.map(\.description).joined(separator: " ") }
         m["train_seconds"] = String(format: "%.0f", state.seconds)
         if let l = state.lastLosses {
-            m["final_losses"] = options.objective.kind == .ign
-                ? String(format: "rec %.5f idem %.5f tight %.5f mean %.5f keep %.5f match %.5f sure %.5f total %.5f", l.rec, l.idem, l.tight, l.localMean, l.consistency, l.match, l.sure, l.total)
-                : String(format: "rec %.5f idem %.5f imle %.5f mean %.5f keep %.5f match %.5f sure %.5f total %.5f", l.rec, l.idem, l.imle, l.localMean, l.consistency, l.match, l.sure, l.total)
+            m["final_losses"] = l.summary(options.objective.kind, digits: 5)
         }
         model.metadata = m
     }

@@ -85,11 +85,11 @@ struct TrainCommand: ParsableCommand {
         if let lambdaConsistency { try Check.number("--lambda-consistency", lambdaConsistency, in: 0...1000) }
         if let lambdaMatch { try Check.number("--lambda-match", lambdaMatch, in: 0...1000) }
         if let lambdaSURE { try Check.number("--lambda-sure", lambdaSURE, in: 0...10000) }
-        let kept = sources.compactMap { try? parseSource($0).kept }
+        let components = sources.compactMap { try? parseSource($0) }, kept = components.map(\.kept)
         if resume == nil, (lambdaLocalMean ?? 0) > 0, !kept.contains(.localMeans) {
             throw ValidationError("--lambda-local-mean acts only on noisy training images: give a --source N:noise:σ")
         }
-        if resume == nil, (lambdaSURE ?? 0) > 0, !sources.contains(where: { (try? parseSource($0).noiseSigma) != nil }) {
+        if resume == nil, (lambdaSURE ?? 0) > 0, !components.contains(where: { $0.noiseSigma != nil }) {
             throw ValidationError("--lambda-sure acts only on training images under unclamped Gaussian noise: give a --source N:gaussian:σ")
         }
         for (option, lambda) in [("--lambda-consistency", lambdaConsistency), ("--lambda-match", lambdaMatch)]

@@ -113,11 +113,7 @@ final class CLITests: XCTestCase {
         try writeData()
         let common = ["train", "--data", "data.npy", "--arch", "tiny28", "--channels", "1", "--batch", "16", "--seed", "3",
                       "--checkpoint-every", "2", "--threads", "1"]
-        try ign(common + ["--steps", "6", "--output", "straight.safetensors"])
-        try ign(common + ["--steps", "3", "--output", "half.safetensors", "--checkpoint", "half.ckpt.safetensors"])
-        try ign(["train", "--resume", "half.ckpt.safetensors", "--steps", "6", "--output", "resumed.safetensors", "--threads", "1"])
-        let straight = try SafeTensors.read(url("straight.safetensors"))
-        let resumed = try SafeTensors.read(url("resumed.safetensors"))
+        let (straight, resumed) = try stoppedAndResumed(common, steps: 6, stop: 3)
         XCTAssertEqual(resumed.metadata["steps"], "6")
         XCTAssertTrue(Set(resumed.metadata.keys).isDisjoint(with: Checkpoint.keys), "no stale checkpoint state: \(resumed.metadata.keys.sorted())")
         XCTAssertEqual(Set(straight.tensors.keys), Set(resumed.tensors.keys))
@@ -131,11 +127,7 @@ final class CLITests: XCTestCase {
         let common = ["train", "--data", "data.npy", "--arch", "tiny28", "--channels", "1", "--batch", "16", "--seed", "3",
                       "--checkpoint-every", "2", "--threads", "1",
                       "--source", "0.5:model", "--source", "0.3:noise:0.2", "--source", "0.2:sketch,noise:0.05"]
-        try ign(common + ["--steps", "4", "--output", "straight.safetensors"])
-        try ign(common + ["--steps", "2", "--output", "half.safetensors", "--checkpoint", "half.ckpt.safetensors"])
-        try ign(["train", "--resume", "half.ckpt.safetensors", "--steps", "4", "--output", "resumed.safetensors", "--threads", "1"])
-        let straight = try SafeTensors.read(url("straight.safetensors"))
-        let resumed = try SafeTensors.read(url("resumed.safetensors"))
+        let (straight, resumed) = try stoppedAndResumed(common, steps: 4, stop: 2)
         XCTAssertEqual(straight.metadata["sources"], "0.5:model 0.3:noise:0.2 0.2:sketch,noise:0.05")
         for (name, tensor) in straight.tensors { XCTAssertEqual(tensor.data, resumed.tensors[name]?.data, name) }
         let bad = try ign(common + ["--steps", "2", "--output", "x.safetensors", "--source", "0.2:blurr:1"], expect: 2)
@@ -150,11 +142,7 @@ final class CLITests: XCTestCase {
         let common = ["train", "--data", "data.npy", "--arch", "tiny28", "--channels", "1", "--batch", "16", "--seed", "3",
                       "--checkpoint-every", "2", "--threads", "1", "--lambda-sure", "50",
                       "--source", "0.5:model", "--source", "0.5:gaussian:0.2"]
-        try ign(common + ["--steps", "4", "--output", "straight.safetensors"])
-        try ign(common + ["--steps", "2", "--output", "half.safetensors", "--checkpoint", "half.ckpt.safetensors"])
-        try ign(["train", "--resume", "half.ckpt.safetensors", "--steps", "4", "--output", "resumed.safetensors", "--threads", "1"])
-        let straight = try SafeTensors.read(url("straight.safetensors"))
-        let resumed = try SafeTensors.read(url("resumed.safetensors"))
+        let (straight, resumed) = try stoppedAndResumed(common, steps: 4, stop: 2)
         for (name, tensor) in straight.tensors { XCTAssertEqual(tensor.data, resumed.tensors[name]?.data, name) }
         let objective = { (file: SafeTensors.File) in
             try JSONDecoder().decode(ObjectiveConfig.self, from: Data(XCTUnwrap(file.metadata["objective"]).utf8))
@@ -165,6 +153,15 @@ final class CLITests: XCTestCase {
         let looser = try objective(SafeTensors.read(url("looser.safetensors")))
         XCTAssertEqual(looser.lambdaTight, 0.5)
         XCTAssertEqual(looser.lambdaSURE, 50)
+    }
+
+    /// The run `common` trained straight to `steps` (straight.safetensors), and the same run stopped
+    /// at `stop` (checkpoint half.ckpt.safetensors) and resumed to `steps` (resumed.safetensors).
+    private func stoppedAndResumed(_ common: [String], steps: Int, stop: Int) throws -> (straight: SafeTensors.File, resumed: SafeTensors.File) {
+        try ign(common + ["--steps", "\(steps)", "--output", "straight.safetensors"])
+        try ign(common + ["--steps", "\(stop)", "--output", "half.safetensors", "--checkpoint", "half.ckpt.safetensors"])
+        try ign(["train", "--resume", "half.ckpt.safetensors", "--steps", "\(steps)", "--output", "resumed.safetensors", "--threads", "1"])
+        return (try SafeTensors.read(url("straight.safetensors")), try SafeTensors.read(url("resumed.safetensors")))
     }
 
     /// `apply` writes f^k(x) with the input's shape: the library's projection, batch by batch.
